@@ -1,0 +1,29 @@
+# Two entry points, each setting up its own virtual environment first:
+#   make demo   install landform and run `landform demo` (report in runs/demo/report.html)
+#   make test   install landform with its test tools and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Offline copies of the datasets, when the repository sits beside a `shared/` folder.
+SHARED_DATA := $(abspath ../shared/datasets)
+export LANDFORM_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
+.PHONY: demo test install clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,dask]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: $(BIN)/.installed
+	$(BIN)/landform demo
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,107 @@
+"""landform: the geometry of neural-network loss landscapes.
+
+The core idea: a *landscape* is a model, a dataset and a loss seen as a function of one flat
+parameter vector θ (:class:`Landscape`). Volumes, curves, tunnels and posteriors are built on it.
+
+Sub-packages, lowest layer first: the core (:mod:`landform.flat`, :mod:`landform.losses`,
+:mod:`landform.landscape`), :mod:`landform.data`, :mod:`landform.models`, :mod:`landform.train`,
+then the measurements and studies built on them. The names below are loaded on first use, so
+``import landform`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Landscape": "landform.landscape",
+    "Chunking": "landform.landscape",
+    "prefix_means": "landform.landscape",
+    "ravel": "landform.flat",
+    "leaf_slices": "landform.flat",
+    "get_loss": "landform.losses",
+    "LandformError": "landform.errors",
+    "Dataset": "landform.data",
+    "Split": "landform.data",
+    "load_dataset": ("landform.data", "load"),
+    "build_model": ("landform.models", "build"),
+    "Model": "landform.models",
+    "fit": "landform.train",
+    "fit_ensemble": "landform.train",
+    "TrainConfig": "landform.train",
+    "save_trained": "landform.train",
+    "load_trained": "landform.train",
+}
+
+__all__ = sorted([*_LAZY, "landscape", "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'landform' has no attribute {name!r}")
+    module, attribute = target if isinstance(target, tuple) else (target, name)
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def landscape(model, params, x, y=None, loss="cross_entropy", **options):
+    """A :class:`Landscape` from any model: a landform ``Model``, a Flax Linen or NNX module, an
+    Equinox module, or a plain ``apply(params, x)`` function.
+
+    ``x`` may be a :class:`landform.data.Split` (then ``y`` is omitted). For an NNX or Equinox
+    module pass ``params=None``: the parameters are taken from the module itself. Options go to
+    :meth:`Landscape.from_apply` (``memory_budget``).
+    """
+    from landform.landscape import Landscape
+    from landform.models import Model, from_equinox, from_nnx
+
+    if y is None and hasattr(x, "x") and hasattr(x, "y"):
+        x, y = x.x, x.y
+    if isinstance(model, Model):
+        apply = model.apply
+        expected = model.spec.get("input_shape")
+    elif _is_nnx(model):
+        wrapped, params = from_nnx(model)
+        apply, expected = wrapped.apply, None
+    elif _is_equinox(model):
+        wrapped, params = from_equinox(model)
+        apply, expected = wrapped.apply, None
+    elif _is_linen(model):
+        apply, expected = model.apply, None  # params are the module's variables
+    elif callable(model):
+        apply, expected = model, None
+    else:
+        raise TypeError(f"cannot build a landscape from {type(model).__name__}; pass a Model, a module or a function")
+    return Landscape.from_apply(apply, params, x, y, loss, expected_input_shape=expected, **options)
+
+
+def _is_nnx(model) -> bool:
+    try:
+        from flax import nnx
+
+        return isinstance(model, nnx.Module)
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def _is_linen(model) -> bool:
+    try:
+        from flax import linen
+
+        return isinstance(model, linen.Module)
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def _is_equinox(model) -> bool:
+    try:
+        import equinox
+
+        return isinstance(model, equinox.Module)
+    except ImportError:  # pragma: no cover
+        return False

@@ -1,0 +1,439 @@
+"""Landscapes: a model, a dataset and a loss, seen as a function of one flat vector θ.
+
+For parameters θ ∈ R^n, examples (x_i, y_i), i = 1..N, and a per-example loss ℓ,
+
+    ℓ_i(θ) = ℓ(f(unravel(θ), x_i), y_i),     L(θ) = (1/N) Σ_i ℓ_i(θ),
+
+and the loss of the nested landscape made of the first k examples is the prefix mean
+L_k(θ) = (1/k) Σ_{i<=k} ℓ_i(θ). One evaluation of the per-example losses gives every L_k at once,
+which is how the minima-volume study (Fan, Sandlund, Ko 2025) measures one minimum in many
+nested landscapes.
+
+A :class:`Landscape` evaluates these quantities for one vector or for a batch of vectors
+θ_1..θ_m at once. Batches are split into chunks over vectors and over examples so that the
+working memory stays under ``memory_budget`` bytes; the chunk widths are chosen from the problem
+size: with many examples a sequential map over vectors keeps every matrix product large (batched
+GEMMs of different parameter vectors are slower on CPU), with few examples vectors are
+vectorised together so that the products are not tiny.
+
+Analytic functions of θ are landscapes too (:meth:`Landscape.from_function`), which is how the
+estimators built on landscapes are validated against exact answers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from landform.errors import ConfigError, ShapeError, check_finite
+from landform.flat import as_vectors, ravel
+from landform.losses import Loss, correct, get_loss
+
+PyTree = Any
+DEFAULT_MEMORY_BUDGET = 1 << 30  # bytes
+
+# Rows (vectors × examples) per step above which a sequential map over vectors is preferred:
+# each vector's matrix products are then already large enough to run near peak.
+_SATURATING_ROWS = 2048
+
+
+class Chunking(NamedTuple):
+    """How a batch evaluation is split: ``vectors`` evaluated together, ``examples`` per chunk."""
+
+    vectors: int
+    examples: int
+
+
+@dataclass(frozen=True)
+class _Cost:
+    """Memory per evaluation, from the traced computation of one and two examples."""
+
+    bytes_per_example: float  # activations that grow with the number of examples
+    bytes_per_vector: float  # parameter-sized intermediates (one per vector in flight)
+
+
+def _traced_bytes(fn, *args) -> int:
+    """Sum of the sizes of every intermediate value in ``fn``'s jaxpr (an upper bound)."""
+    jaxpr = jax.make_jaxpr(fn)(*args)
+    total = 0
+
+    def visit(jp):
+        nonlocal total
+        for eqn in jp.eqns:
+            for var in eqn.outvars:
+                aval = var.aval
+                if hasattr(aval, "shape"):
+                    total += int(np.prod(aval.shape, dtype=np.int64)) * aval.dtype.itemsize
+            for param in eqn.params.values():
+                for sub in param if isinstance(param, (tuple, list)) else (param,):
+                    inner = getattr(sub, "jaxpr", None)
+                    if inner is not None and hasattr(inner, "eqns"):
+                        visit(inner)
+                    elif hasattr(sub, "eqns"):
+                        visit(sub)
+
+    visit(jaxpr.jaxpr)
+    return total
+
+
+class Landscape:
+    """The loss of a model on a dataset as a function of a flat parameter vector.
+
+    Build one with :meth:`from_apply` (any ``apply(params, x)``; see
+    :func:`landform.landscape` for Flax, NNX and Equinox models) or :meth:`from_function`.
+
+    Attributes:
+        dim: n, the number of parameters.
+        num_examples: N.
+        theta: the flat parameters the landscape was built from (θ*), or ``None``.
+        unravel: maps a flat vector back to the model's parameter pytree.
+    """
+
+    def __init__(
+        self,
+        per_example: Callable[[jax.Array, Any, Any], jax.Array],
+        *,
+        dim: int,
+        num_examples: int,
+        x: Any = None,
+        y: Any = None,
+        theta: jax.Array | None = None,
+        unravel: Callable[[jax.Array], PyTree] | None = None,
+        correct_fn: Callable[[jax.Array, Any, Any], jax.Array] | None = None,
+        loss_name: str = "function",
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        chunkable_examples: bool = True,
+        cost: _Cost | None = None,
+    ) -> None:
+        if num_examples < 1:
+            raise ShapeError("a landscape needs at least one example; the dataset is empty")
+        if memory_budget <= 0:
+            raise ConfigError(f"memory_budget must be a positive number of bytes, got {memory_budget}")
+        self._per_example = per_example
+        self._correct = correct_fn
+        self.dim = int(dim)
+        self.num_examples = int(num_examples)
+        self.x, self.y = x, y
+        self.theta = theta
+        self.unravel = unravel
+        self.loss_name = loss_name
+        self.memory_budget = int(memory_budget)
+        self._chunkable = chunkable_examples
+        self._cost = cost or _Cost(bytes_per_example=4.0, bytes_per_vector=4.0 * dim)
+        self._compiled: dict[Any, Callable] = {}
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_apply(
+        cls,
+        apply: Callable[[PyTree, jax.Array], jax.Array],
+        params: PyTree,
+        x,
+        y,
+        loss: str | Loss = "cross_entropy",
+        *,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        expected_input_shape: Sequence[int] | None = None,
+    ) -> "Landscape":
+        """A landscape of ``apply(params, x)`` under ``loss`` on examples ``(x, y)``.
+
+        ``params`` is the point θ* the landscape is centred on (returned as ``.theta``); any
+        vector of the same length can be evaluated.
+        """
+        loss = get_loss(loss)
+        check_finite("landscape inputs", x)
+        check_finite("landscape targets", y)
+        x, y = jnp.asarray(x), jnp.asarray(y)
+        if x.shape[0] != y.shape[0]:
+            raise ShapeError(
+                f"inputs and targets disagree on the number of examples: x has shape "
+                f"{tuple(x.shape)}, y has shape {tuple(y.shape)}"
+            )
+        if expected_input_shape is not None and tuple(x.shape[1:]) != tuple(expected_input_shape):
+            raise ShapeError(
+                f"the model expects inputs of shape (N, {', '.join(map(str, expected_input_shape))}) "
+                f"but the data has shape {tuple(x.shape)}"
+            )
+        theta, unravel = ravel(params)
+
+        def per_example(vector, xs, ys):
+            return loss.per_example(apply(unravel(vector), xs), ys)
+
+        # Trace one example to catch shape mismatches now, with both shapes in the message.
+        try:
+            out = jax.eval_shape(per_example, theta, x[:1], y[:1])
+        except (TypeError, ValueError) as e:
+            raise ShapeError(
+                f"the model could not be applied to the data: inputs have shape {tuple(x.shape)} "
+                f"and targets {tuple(y.shape)}; the model or loss rejected them ({e})"
+            ) from None
+        if out.shape != (1,):
+            raise ShapeError(
+                f"loss {loss.name!r} returned shape {out.shape} for one example; the model's outputs "
+                f"and the targets (shape {tuple(y.shape)}) do not fit this loss"
+            )
+
+        correct_fn = None
+        if loss.accuracy_kind is not None:
+
+            def correct_fn(vector, xs, ys):
+                return correct(apply(unravel(vector), xs), ys, loss.accuracy_kind)
+
+        one = _traced_bytes(per_example, theta, x[:1], y[:1])
+        two = _traced_bytes(per_example, theta, x[:2], y[:2]) if x.shape[0] > 1 else 2 * one
+        per_ex = max(two - one, 4)
+        cost = _Cost(bytes_per_example=float(per_ex), bytes_per_vector=float(max(one - per_ex, 0) + 8 * theta.size))
+        return cls(
+            per_example,
+            dim=theta.shape[0],
+            num_examples=x.shape[0],
+            x=x,
+            y=y,
+            theta=theta,
+            unravel=unravel,
+            correct_fn=correct_fn,
+            loss_name=loss.name,
+            memory_budget=memory_budget,
+            cost=cost,
+        )
+
+    @classmethod
+    def from_function(
+        cls,
+        fn: Callable[[jax.Array], jax.Array],
+        dim: int,
+        *,
+        per_example: bool = False,
+        theta: jax.Array | None = None,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> "Landscape":
+        """A landscape from any JAX function of θ ∈ R^dim.
+
+        ``fn(θ)`` returns a scalar (the landscape has one "example") or, with
+        ``per_example=True``, a vector of N per-example values whose mean is the loss.
+        """
+        probe = jax.eval_shape(fn, jax.ShapeDtypeStruct((dim,), jnp.float32))
+        if per_example:
+            if len(probe.shape) != 1:
+                raise ShapeError(f"per_example=True needs fn(θ) of shape (N,), got {probe.shape}")
+            n_examples = probe.shape[0]
+
+            def per_ex(vector, xs, ys):
+                return fn(vector)
+        else:
+            if probe.shape != ():
+                raise ShapeError(
+                    f"fn(θ) returned shape {probe.shape}; return a scalar, or pass per_example=True"
+                )
+            n_examples = 1
+
+            def per_ex(vector, xs, ys):
+                return fn(vector)[None]
+
+        return cls(
+            per_ex,
+            dim=dim,
+            num_examples=n_examples,
+            theta=None if theta is None else jnp.asarray(theta),
+            loss_name="function",
+            memory_budget=memory_budget,
+            chunkable_examples=False,
+            cost=_Cost(bytes_per_example=4.0 * max(dim, 1), bytes_per_vector=16.0 * dim),
+        )
+
+    def subset(self, num_examples: int) -> "Landscape":
+        """The nested landscape of the first ``num_examples`` examples."""
+        if not self._chunkable:
+            raise ConfigError("a landscape built from a function has no examples to take a subset of")
+        if not 1 <= num_examples <= self.num_examples:
+            raise ConfigError(f"num_examples must be in 1..{self.num_examples}, got {num_examples}")
+        return Landscape(
+            self._per_example,
+            dim=self.dim,
+            num_examples=num_examples,
+            x=self.x[:num_examples],
+            y=self.y[:num_examples],
+            theta=self.theta,
+            unravel=self.unravel,
+            correct_fn=self._correct,
+            loss_name=self.loss_name,
+            memory_budget=self.memory_budget,
+            cost=self._cost,
+        )
+
+    # ------------------------------------------------------------------ single vectors
+
+    def loss(self, theta: jax.Array) -> jax.Array:
+        """L(θ): mean loss over all examples (differentiable; chunked over examples)."""
+        return self._mean_fn()(self._check_vector(theta))
+
+    def value_and_grad(self, theta: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """L(θ) and ∇L(θ)."""
+        return self._value_and_grad_fn()(self._check_vector(theta))
+
+    def per_example(self, theta: jax.Array) -> jax.Array:
+        """ℓ_i(θ) for every example, shape (N,)."""
+        return self.per_example_batch(self._check_vector(theta)[None])[0]
+
+    def prefix_losses(self, theta: jax.Array, sizes: Sequence[int]) -> jax.Array:
+        """L_k(θ) = mean of the first k per-example losses, for each k in ``sizes``."""
+        return self.prefix_losses_batch(self._check_vector(theta)[None], sizes)[0]
+
+    def accuracy(self, theta: jax.Array) -> jax.Array:
+        """Fraction of examples classified correctly at θ."""
+        return jnp.mean(self.per_example_batch(self._check_vector(theta)[None], metric="correct")[0])
+
+    # ------------------------------------------------------------------ batches of vectors
+
+    def per_example_batch(
+        self, thetas: jax.Array, *, metric: str = "loss", chunking: Chunking | None = None
+    ) -> jax.Array:
+        """Per-example values at each of θ_1..θ_m: shape (m, N).
+
+        ``metric`` is "loss" or "correct" (1.0 where the prediction is right).
+        """
+        thetas = as_vectors(thetas, self.dim)
+        chunking = chunking or self.choose_chunking(thetas.shape[0])
+        self._check_chunking(chunking)
+        return self._batch_fn(metric, chunking)(thetas)
+
+    def loss_batch(self, thetas: jax.Array, *, chunking: Chunking | None = None) -> jax.Array:
+        """L(θ_j) for each row of ``thetas``: shape (m,)."""
+        return jnp.mean(self.per_example_batch(thetas, chunking=chunking), axis=1)
+
+    def accuracy_batch(self, thetas: jax.Array, *, chunking: Chunking | None = None) -> jax.Array:
+        return jnp.mean(self.per_example_batch(thetas, metric="correct", chunking=chunking), axis=1)
+
+    def prefix_losses_batch(
+        self, thetas: jax.Array, sizes: Sequence[int], *, metric: str = "loss", chunking: Chunking | None = None
+    ) -> jax.Array:
+        """Prefix means for every vector and size: shape (m, len(sizes))."""
+        return prefix_means(self.per_example_batch(thetas, metric=metric, chunking=chunking), sizes)
+
+    # ------------------------------------------------------------------ chunk selection
+
+    def choose_chunking(self, num_vectors: int) -> Chunking:
+        """Chunk widths for evaluating ``num_vectors`` vectors within the memory budget.
+
+        With N examples, vectors are evaluated together only while V·N stays below a few
+        thousand rows (tiny products benefit from batching; large ones run best one vector at a
+        time, see DESIGN.md). Example chunks are as large as the memory budget allows.
+        """
+        n = self.num_examples
+        budget = self.memory_budget
+        per_ex, per_vec = self._cost.bytes_per_example, self._cost.bytes_per_vector
+        vectors = 1 if n >= _SATURATING_ROWS else max(1, min(num_vectors, _SATURATING_ROWS // n))
+        # shrink vectors until at least one example fits alongside them
+        while vectors > 1 and vectors * (per_vec + per_ex) > budget:
+            vectors //= 2
+        if not self._chunkable:
+            return Chunking(vectors, n)
+        room = (budget - vectors * per_vec) / (vectors * per_ex)
+        examples = int(max(1, min(n, room)))
+        if examples < n:  # balance chunks so the last one is not tiny
+            count = math.ceil(n / examples)
+            examples = math.ceil(n / count)
+        return Chunking(vectors, examples)
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_vector(self, theta) -> jax.Array:
+        theta = jnp.asarray(theta)
+        if theta.shape != (self.dim,):
+            raise ShapeError(f"parameter vector has shape {tuple(theta.shape)}; this landscape expects ({self.dim},)")
+        return theta
+
+    def _check_chunking(self, chunking: Chunking) -> None:
+        if chunking.vectors < 1 or chunking.examples < 1:
+            raise ConfigError(f"chunk widths must be positive, got {chunking}")
+        if not self._chunkable and chunking.examples != self.num_examples:
+            raise ConfigError("a landscape built from a function cannot be chunked over examples")
+
+    def _metric_fn(self, metric: str):
+        if metric == "loss":
+            return self._per_example
+        if metric == "correct":
+            if self._correct is None:
+                raise ConfigError(f"accuracy is not defined for the {self.loss_name!r} loss (a regression loss)")
+            return self._correct
+        raise ConfigError(f"unknown metric {metric!r}; use 'loss' or 'correct'")
+
+    def _examples_fn(self, metric: str, examples: int):
+        """θ -> per-example values over all N examples, in chunks of ``examples``."""
+        fn = self._metric_fn(metric)
+        n, x, y = self.num_examples, self.x, self.y
+        if examples >= n:
+            return lambda vector: fn(vector, x, y)
+        count = math.ceil(n / examples)
+        pad = count * examples - n
+        xs = jnp.concatenate([x, jnp.repeat(x[:1], pad, axis=0)]) if pad else x
+        ys = jnp.concatenate([y, jnp.repeat(y[:1], pad, axis=0)]) if pad else y
+        xs = xs.reshape((count, examples) + x.shape[1:])
+        ys = ys.reshape((count, examples) + y.shape[1:])
+
+        def over_chunks(vector):
+            values = jax.lax.map(lambda chunk: fn(vector, chunk[0], chunk[1]), (xs, ys))
+            return values.reshape(-1)[:n]
+
+        return over_chunks
+
+    def _batch_fn(self, metric: str, chunking: Chunking):
+        key = ("batch", metric, chunking)
+        if key not in self._compiled:
+            one = self._examples_fn(metric, chunking.examples)
+
+            @jax.jit
+            def run(thetas):
+                if chunking.vectors >= thetas.shape[0]:
+                    return jax.vmap(one)(thetas)
+                return jax.lax.map(one, thetas, batch_size=chunking.vectors)
+
+            self._compiled[key] = run
+        return self._compiled[key]
+
+    def _mean_fn(self):
+        if "mean" not in self._compiled:
+            examples = self.choose_chunking(1).examples
+            one = self._examples_fn("loss", examples)
+            self._compiled["mean"] = jax.jit(lambda vector: jnp.mean(one(vector)))
+        return self._compiled["mean"]
+
+    def _value_and_grad_fn(self):
+        if "value_and_grad" not in self._compiled:
+            examples = self.choose_chunking(1).examples
+            one = self._examples_fn("loss", examples)
+            self._compiled["value_and_grad"] = jax.jit(jax.value_and_grad(lambda vector: jnp.mean(one(vector))))
+        return self._compiled["value_and_grad"]
+
+    def __repr__(self) -> str:
+        return f"Landscape(dim={self.dim}, num_examples={self.num_examples}, loss={self.loss_name!r})"
+
+
+def prefix_means(values: jax.Array, sizes: Sequence[int]) -> jax.Array:
+    """Means of the first k entries along the last axis, for each k in ``sizes``.
+
+    ``values`` has shape (..., N); the result has shape (..., len(sizes)) in the order of
+    ``sizes``. Segment sums between consecutive sizes are accumulated separately, so each mean
+    is as accurate as a direct ``mean(values[..., :k])``.
+    """
+    n = values.shape[-1]
+    sizes = [int(k) for k in sizes]
+    if not sizes:
+        raise ConfigError("give at least one prefix size")
+    bad = [k for k in sizes if not 1 <= k <= n]
+    if bad:
+        raise ConfigError(f"prefix sizes must lie in 1..{n} (the number of examples); got {bad}")
+    bounds = sorted(set(sizes))
+    edges = [0] + bounds
+    segments = jnp.stack([jnp.sum(values[..., a:b], axis=-1) for a, b in zip(edges[:-1], edges[1:])], axis=-1)
+    sums = jnp.cumsum(segments, axis=-1)
+    order = [bounds.index(k) for k in sizes]
+    return sums[..., order] / jnp.asarray(sizes, dtype=values.dtype)

@@ -1,0 +1,116 @@
+"""Per-example losses and accuracy.
+
+Every loss maps model outputs of shape (N, ...) and targets to per-example values of shape (N,);
+a landscape's loss is their mean. Losses are looked up by name with :func:`get_loss`.
+
+Definitions (per example i):
+
+- ``cross_entropy``: -log softmax(z_i)[y_i], integer labels y_i.
+- ``binary_cross_entropy``: -y log σ(z) - (1-y) log(1-σ(z)) with logits z (one output column or
+  a scalar per example), targets in {0, 1}.
+- ``mse``: mean over outputs of (f_i - y_i)^2.
+- ``gaussian_nll``: 0.5 log(2π σ²) + (f_i - y_i)² / (2σ²) with a fixed σ, averaged over
+  output dimensions.
+- ``gaussian_nll_learned``: the same with log σ read from the last output column; the model
+  predicts ``[mean_1..mean_d, log_sigma]`` (see :func:`landform.models.with_learned_sigma`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import optax
+
+from landform.errors import ConfigError, UnknownNameError
+
+PerExample = Callable[[jnp.ndarray, jnp.ndarray], jnp.ndarray]
+
+
+class Loss(NamedTuple):
+    """A named per-example loss and, for classification, how to score accuracy."""
+
+    name: str
+    per_example: PerExample
+    # "multiclass" (argmax of outputs), "binary" (sign of the logit) or None (regression).
+    accuracy_kind: str | None
+
+
+def _as_column(values: jnp.ndarray, targets: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    values = values.reshape(values.shape[0], -1)
+    targets = targets.reshape(targets.shape[0], -1).astype(values.dtype)
+    return values, targets
+
+
+def cross_entropy(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
+    """Softmax cross-entropy with integer labels, per example."""
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32))
+
+
+def binary_cross_entropy(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
+    """Sigmoid binary cross-entropy with logits, per example (mean over output columns)."""
+    logits, labels = _as_column(logits, labels)
+    return optax.sigmoid_binary_cross_entropy(logits, labels).mean(axis=-1)
+
+
+def mse(outputs: jnp.ndarray, targets: jnp.ndarray) -> jnp.ndarray:
+    """Squared error averaged over output dimensions, per example."""
+    outputs, targets = _as_column(outputs, targets)
+    return jnp.mean((outputs - targets) ** 2, axis=-1)
+
+
+def gaussian_nll(outputs: jnp.ndarray, targets: jnp.ndarray, sigma: float = 1.0) -> jnp.ndarray:
+    """Gaussian negative log-likelihood with fixed σ, averaged over output dimensions."""
+    outputs, targets = _as_column(outputs, targets)
+    return jnp.mean(
+        0.5 * math.log(2 * math.pi) + math.log(sigma) + 0.5 * ((outputs - targets) / sigma) ** 2,
+        axis=-1,
+    )
+
+
+def gaussian_nll_learned(outputs: jnp.ndarray, targets: jnp.ndarray) -> jnp.ndarray:
+    """Gaussian NLL with log σ in the last output column (outputs = [means..., log σ])."""
+    outputs = outputs.reshape(outputs.shape[0], -1)
+    mean, log_sigma = outputs[:, :-1], outputs[:, -1:]
+    targets = targets.reshape(targets.shape[0], -1).astype(mean.dtype)
+    return jnp.mean(
+        0.5 * math.log(2 * math.pi) + log_sigma + 0.5 * ((mean - targets) * jnp.exp(-log_sigma)) ** 2,
+        axis=-1,
+    )
+
+
+def correct(outputs: jnp.ndarray, targets: jnp.ndarray, kind: str) -> jnp.ndarray:
+    """Per-example correctness (1.0 or 0.0) for ``kind`` "multiclass" or "binary"."""
+    if kind == "multiclass":
+        return (jnp.argmax(outputs, axis=-1) == targets.astype(jnp.int32)).astype(jnp.float32)
+    if kind == "binary":
+        logits, labels = _as_column(outputs, targets)
+        return jnp.mean(((logits > 0).astype(labels.dtype) == labels).astype(jnp.float32), axis=-1)
+    raise ConfigError(f"accuracy is defined for classification losses only, not for {kind!r}")
+
+
+_LOSSES: dict[str, Callable[..., Loss]] = {
+    "cross_entropy": lambda: Loss("cross_entropy", cross_entropy, "multiclass"),
+    "binary_cross_entropy": lambda: Loss("binary_cross_entropy", binary_cross_entropy, "binary"),
+    "mse": lambda: Loss("mse", mse, None),
+    "gaussian_nll": lambda sigma=1.0: Loss(
+        "gaussian_nll", lambda f, y: gaussian_nll(f, y, sigma), None
+    ),
+    "gaussian_nll_learned": lambda: Loss("gaussian_nll_learned", gaussian_nll_learned, None),
+}
+
+LOSS_NAMES = tuple(_LOSSES)
+
+
+def get_loss(loss: str | Loss, **options) -> Loss:
+    """Look up a loss by name (see :data:`LOSS_NAMES`); a :class:`Loss` passes through."""
+    if isinstance(loss, Loss):
+        return loss
+    if loss not in _LOSSES:
+        raise UnknownNameError("loss", loss, _LOSSES)
+    try:
+        return _LOSSES[loss](**options)
+    except TypeError as e:
+        raise ConfigError(f"invalid options {options} for loss {loss!r}: {e}") from None

@@ -1,0 +1,91 @@
+"""Study configuration files: YAML validated by pydantic before any work starts.
+
+A config file names its study and holds the paper's settings; ``variants`` holds overrides for
+smaller versions (every study ships a ``quick`` variant that runs on 2 CPU cores in minutes)::
+
+    study: volume
+    name: swiss_roll_low_data
+    ...                      # the paper's settings
+    variants:
+      quick:
+        train: {epochs: 300}
+        directions: 100
+
+Overrides are merged recursively into the base settings (dictionaries merge, everything else is
+replaced). ``paper`` is the base itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from landform.errors import ConfigError
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Recursive merge: dictionaries merge key by key, other values are replaced."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_config_file(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict) or "study" not in raw:
+        raise ConfigError(f"{path} must be a mapping with a 'study' field naming the study it configures")
+    return raw
+
+
+def resolve_variant(raw: dict, variant: str | None) -> dict:
+    """The settings of ``variant`` ("paper" or None: the base; else base merged with the override)."""
+    variants = raw.get("variants") or {}
+    base = {k: v for k, v in raw.items() if k != "variants"}
+    if variant in (None, "paper"):
+        return {**base, "variant": "paper"}
+    if variant not in variants:
+        known = ", ".join(["paper", *variants])
+        raise ConfigError(f"config {raw.get('name', '?')!r} has no variant {variant!r}; its variants are: {known}")
+    return {**merge(base, variants[variant]), "variant": variant}
+
+
+def validate(model: type[BaseModel], settings: dict, source: str = "config") -> BaseModel:
+    """Validate ``settings`` against ``model``; errors name each field and what was wrong."""
+    try:
+        return model.model_validate(settings)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"{source} is invalid: {problems}") from None
+
+
+def apply_overrides(settings: dict, assignments: list[str]) -> dict:
+    """Apply ``field.path=value`` assignments (values parsed as YAML) to a settings dict."""
+    out = copy.deepcopy(settings)
+    for assignment in assignments:
+        if "=" not in assignment:
+            raise ConfigError(f"override {assignment!r} must look like field.path=value")
+        path, value = assignment.split("=", 1)
+        keys = path.strip().split(".")
+        node = out
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"cannot set {path}: {key} is not a mapping")
+        node[keys[-1]] = yaml.safe_load(value)
+    return out
