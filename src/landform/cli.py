@@ -35,6 +35,9 @@ def friendly(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from landform.runtime import enable_compilation_cache
+
+        enable_compilation_cache()
         try:
             return command(*args, **kwargs)
         except LandformError as error:

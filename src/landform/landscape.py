@@ -366,20 +366,36 @@ class Landscape:
             return self._correct
         raise ConfigError(f"unknown metric {metric!r}; use 'loss' or 'correct'")
 
-    def _examples_fn(self, metric: str, examples: int):
-        """θ -> per-example values over all N examples, in chunks of ``examples``."""
-        fn = self._metric_fn(metric)
-        n, x, y = self.num_examples, self.x, self.y
-        if examples >= n:
-            return lambda vector: fn(vector, x, y)
-        count = math.ceil(n / examples)
-        pad = count * examples - n
-        xs = jnp.concatenate([x, jnp.repeat(x[:1], pad, axis=0)]) if pad else x
-        ys = jnp.concatenate([y, jnp.repeat(y[:1], pad, axis=0)]) if pad else y
-        xs = xs.reshape((count, examples) + x.shape[1:])
-        ys = ys.reshape((count, examples) + y.shape[1:])
+    def _chunked_data(self, examples: int):
+        """The examples as (count, examples, ...) chunks, padded with copies of the first."""
+        key = ("data", examples)
+        if key not in self._compiled:
+            n, x, y = self.num_examples, self.x, self.y
+            if x is None or examples >= n:
+                self._compiled[key] = (x, y)
+            else:
+                count = math.ceil(n / examples)
+                pad = count * examples - n
+                xs = jnp.concatenate([x, jnp.repeat(x[:1], pad, axis=0)]) if pad else x
+                ys = jnp.concatenate([y, jnp.repeat(y[:1], pad, axis=0)]) if pad else y
+                self._compiled[key] = (
+                    xs.reshape((count, examples) + x.shape[1:]),
+                    ys.reshape((count, examples) + y.shape[1:]),
+                )
+        return self._compiled[key]
 
-        def over_chunks(vector):
+    def _examples_fn(self, metric: str, examples: int):
+        """(θ, xs, ys) -> per-example values over all N examples, in chunks of ``examples``.
+
+        The data are arguments, not constants baked into the compiled program, so landscapes
+        of the same shapes share compiled code (and JAX's persistent cache can reuse it).
+        """
+        fn = self._metric_fn(metric)
+        n = self.num_examples
+        if self.x is None or examples >= n:
+            return fn
+
+        def over_chunks(vector, xs, ys):
             values = jax.lax.map(lambda chunk: fn(vector, chunk[0], chunk[1]), (xs, ys))
             return values.reshape(-1)[:n]
 
@@ -389,28 +405,33 @@ class Landscape:
         key = ("batch", metric, chunking)
         if key not in self._compiled:
             one = self._examples_fn(metric, chunking.examples)
+            data = self._chunked_data(chunking.examples)
 
             @jax.jit
-            def run(thetas):
+            def run(thetas, xs, ys):
                 if chunking.vectors >= thetas.shape[0]:
-                    return jax.vmap(one)(thetas)
-                return jax.lax.map(one, thetas, batch_size=chunking.vectors)
+                    return jax.vmap(lambda t: one(t, xs, ys))(thetas)
+                return jax.lax.map(lambda t: one(t, xs, ys), thetas, batch_size=chunking.vectors)
 
-            self._compiled[key] = run
+            self._compiled[key] = lambda thetas: run(thetas, *data)
         return self._compiled[key]
 
     def _mean_fn(self):
         if "mean" not in self._compiled:
             examples = self.choose_chunking(1).examples
             one = self._examples_fn("loss", examples)
-            self._compiled["mean"] = jax.jit(lambda vector: jnp.mean(one(vector)))
+            data = self._chunked_data(examples)
+            run = jax.jit(lambda vector, xs, ys: jnp.mean(one(vector, xs, ys)))
+            self._compiled["mean"] = lambda vector: run(vector, *data)
         return self._compiled["mean"]
 
     def _value_and_grad_fn(self):
         if "value_and_grad" not in self._compiled:
             examples = self.choose_chunking(1).examples
             one = self._examples_fn("loss", examples)
-            self._compiled["value_and_grad"] = jax.jit(jax.value_and_grad(lambda vector: jnp.mean(one(vector))))
+            data = self._chunked_data(examples)
+            run = jax.jit(jax.value_and_grad(lambda vector, xs, ys: jnp.mean(one(vector, xs, ys))))
+            self._compiled["value_and_grad"] = lambda vector: run(vector, *data)
         return self._compiled["value_and_grad"]
 
     def __repr__(self) -> str:

@@ -60,14 +60,14 @@ def run_stage(
     final = cache / f"{name}-{key}"
     if (final / DONE).exists():
         if log:
-            log(f"stage {name} [{key}]: cached")
+            log(f"stage {name} ({key}): cached")
         return StageResult(name, key, final, True)
     cache.mkdir(parents=True, exist_ok=True)
     temporary = cache / f".{name}-{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     temporary.mkdir()
     started = time.perf_counter()
     if log:
-        log(f"stage {name} [{key}]: running")
+        log(f"stage {name} ({key}): running")
     try:
         summary = compute(temporary)
         marker = {"stage": name, "key": key, "inputs": inputs, "seconds": time.perf_counter() - started, "summary": summary}

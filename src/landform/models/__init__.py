@@ -1,0 +1,39 @@
+"""The model zoo and adapters.
+
+A :class:`Model` is ``init(key) -> params`` plus ``apply(params, x) -> outputs`` with ``x`` a
+batch. Zoo models (:func:`mlp`, :func:`tabular_mlp`, :func:`lenet5`, :func:`cnn`,
+:func:`transformer`, :func:`with_learned_sigma`) are rebuilt from their ``spec`` by
+:func:`build`; adapters (:func:`from_linen`, :func:`from_nnx`, :func:`from_equinox`,
+:func:`from_apply`) wrap models written elsewhere and return ``(model, params)``.
+"""
+
+from landform.models.activations import ACTIVATION_NAMES, ACTIVATIONS, get_activation
+from landform.models.adapters import from_apply, from_equinox, from_linen, from_nnx
+from landform.models.base import Model, Params
+from landform.models.checks import check_input, validate_input_shape
+from landform.models.registry import MODEL_NAMES, build, model_arguments
+from landform.models.sigma import with_learned_sigma
+from landform.models.zoo import cnn, lenet5, mlp, tabular_mlp, transformer
+
+__all__ = [
+    "ACTIVATIONS",
+    "ACTIVATION_NAMES",
+    "MODEL_NAMES",
+    "Model",
+    "Params",
+    "build",
+    "check_input",
+    "cnn",
+    "from_apply",
+    "from_equinox",
+    "from_linen",
+    "from_nnx",
+    "get_activation",
+    "lenet5",
+    "mlp",
+    "model_arguments",
+    "tabular_mlp",
+    "transformer",
+    "validate_input_shape",
+    "with_learned_sigma",
+]
