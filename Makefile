@@ -9,7 +9,7 @@ SHARED_DATA := $(abspath ../shared/datasets)
 export LANDFORM_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: demo test install clean
+.PHONY: demo test test-slow install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The quick configs not run in CI (MNIST SAM, poison, batch size, imbalance, CNN, Fashion-MNIST,
+# modular addition, grokking): about 15 minutes on 2 cores.
+test-slow: $(BIN)/.installed
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

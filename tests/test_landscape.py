@@ -218,3 +218,53 @@ def test_bad_inputs_give_clear_errors(classification):
         landscape.prefix_losses(landscape.theta, [0, 10])
     with pytest.raises(ConfigError):
         prefix_means(jnp.ones((2, 5)), [])
+
+
+def test_model_that_does_not_fit_the_labels_is_rejected():
+    params = small_mlp(jax.random.key(0), sizes=(5, 4, 1))  # one logit
+    x = np.zeros((10, 5), np.float32)
+    with pytest.raises(ShapeError, match="one logit per class.*10 classes"):
+        Landscape.from_apply(apply_mlp, params, x, np.arange(10, dtype=np.int32), "cross_entropy")
+    with pytest.raises(ShapeError, match=r"needs 2 outputs"):
+        Landscape.from_apply(apply_mlp, params, x, np.zeros((10, 1), np.float32), "gaussian_nll_learned")
+    with pytest.raises(ShapeError, match=r"targets in \{0, 1\}"):
+        Landscape.from_apply(apply_mlp, params, x, np.full(10, 2, np.int32), "binary_cross_entropy")
+
+
+def test_landscape_from_any_model_family(classification):
+    import equinox as eqx
+    import flax.linen as linen
+    from flax import nnx
+
+    import landform
+    import landform.landscape  # noqa: F401 - importing the submodule must not shadow the helper
+
+    _, x, y = classification
+    losses = []
+
+    class Linen(linen.Module):
+        @linen.compact
+        def __call__(self, inputs):
+            return linen.Dense(3)(inputs)
+
+    module = Linen()
+    variables = module.init(jax.random.key(0), x[:1])
+    losses.append(landform.landscape_from(module, variables, x, y))
+
+    class Nnx(nnx.Module):
+        def __init__(self, rngs):
+            self.dense = nnx.Linear(5, 3, rngs=rngs)
+
+        def __call__(self, inputs):
+            return self.dense(inputs)
+
+    losses.append(landform.landscape_from(Nnx(nnx.Rngs(0)), None, x, y))
+    losses.append(landform.landscape_from(eqx.nn.Linear(5, 3, key=jax.random.key(0)), None, x, y))
+    losses.append(landform.landscape_from(apply_mlp, small_mlp(jax.random.key(0)), x, y))
+    for landscape in losses:
+        assert landscape.num_examples == 157
+        value = float(landscape.loss(landscape.theta))
+        assert np.isfinite(value) and value > 0
+    # the plain-function landscape equals a direct evaluation
+    direct = get_loss("cross_entropy").per_example(apply_mlp(small_mlp(jax.random.key(0)), x), y).mean()
+    np.testing.assert_allclose(losses[-1].loss(losses[-1].theta), direct, rtol=1e-6)

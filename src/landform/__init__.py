@@ -36,7 +36,7 @@ _LAZY = {
     "load_trained": "landform.train",
 }
 
-__all__ = sorted([*_LAZY, "landscape", "__version__"])
+__all__ = sorted([*_LAZY, "landscape_from", "__version__"])
 
 
 def __getattr__(name: str) -> Any:
@@ -49,7 +49,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def landscape(model, params, x, y=None, loss="cross_entropy", **options):
+def landscape_from(model, params, x, y=None, loss="cross_entropy", **options):
     """A :class:`Landscape` from any model: a landform ``Model``, a Flax Linen or NNX module, an
     Equinox module, or a plain ``apply(params, x)`` function.
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from landform.errors import ConfigError, ShapeError, check_finite
 from landform.flat import as_vectors, ravel
-from landform.losses import Loss, correct, get_loss
+from landform.losses import Loss, check_compatible, correct, get_loss
 
 PyTree = Any
 DEFAULT_MEMORY_BUDGET = 1 << 30  # bytes
@@ -175,6 +175,8 @@ class Landscape:
                 f"the model could not be applied to the data: inputs have shape {tuple(x.shape)} "
                 f"and targets {tuple(y.shape)}; the model or loss rejected them ({e})"
             ) from None
+        outputs = jax.eval_shape(apply, params, x[:1])
+        check_compatible(loss, outputs.shape, np.asarray(y))
         if out.shape != (1,):
             raise ShapeError(
                 f"loss {loss.name!r} returned shape {out.shape} for one example; the model's outputs "
@@ -316,7 +318,7 @@ class Landscape:
         self, thetas: jax.Array, sizes: Sequence[int], *, metric: str = "loss", chunking: Chunking | None = None
     ) -> jax.Array:
         """Prefix means for every vector and size: shape (m, len(sizes))."""
-        return prefix_means(self.per_example_batch(thetas, metric=metric, chunking=chunking), sizes)
+        return _prefix_means_compiled(self.per_example_batch(thetas, metric=metric, chunking=chunking), tuple(int(k) for k in sizes))
 
     # ------------------------------------------------------------------ chunk selection
 
@@ -458,3 +460,6 @@ def prefix_means(values: jax.Array, sizes: Sequence[int]) -> jax.Array:
     sums = jnp.cumsum(segments, axis=-1)
     order = [bounds.index(k) for k in sizes]
     return sums[..., order] / jnp.asarray(sizes, dtype=values.dtype)
+
+
+_prefix_means_compiled = jax.jit(prefix_means, static_argnums=1)

@@ -91,6 +91,49 @@ def correct(outputs: jnp.ndarray, targets: jnp.ndarray, kind: str) -> jnp.ndarra
     raise ConfigError(f"accuracy is defined for classification losses only, not for {kind!r}")
 
 
+def check_compatible(loss: "Loss", output_shape: tuple[int, ...], targets) -> None:
+    """Raise :class:`ShapeError` when a model's outputs cannot be scored against ``targets``.
+
+    ``output_shape`` is the shape of the model's outputs for a batch (examples first); the
+    checks catch models that would train without error but meaninglessly, such as one logit
+    for ten classes.
+    """
+    import numpy as np
+
+    from landform.errors import ShapeError
+
+    targets = np.asarray(targets)
+    width = int(np.prod(output_shape[1:], dtype=np.int64)) if len(output_shape) > 1 else 1
+    if loss.name == "cross_entropy":
+        classes = int(targets.max()) + 1 if targets.size else 0
+        if len(output_shape) < 2 or output_shape[-1] < classes:
+            raise ShapeError(
+                f"cross_entropy needs one logit per class: the labels go up to {classes - 1} "
+                f"({classes} classes) but the model outputs shape {tuple(output_shape)}; "
+                f"set the model's outputs to {classes}"
+            )
+        if targets.min(initial=0) < 0 or targets.dtype.kind == "f" and not np.all(targets == np.round(targets)):
+            raise ShapeError("cross_entropy needs integer class labels 0..C-1")
+    elif loss.name == "binary_cross_entropy":
+        target_width = int(np.prod(targets.shape[1:], dtype=np.int64)) if targets.ndim > 1 else 1
+        if width != target_width:
+            raise ShapeError(
+                f"binary_cross_entropy needs one logit per binary target: the model outputs shape "
+                f"{tuple(output_shape)} but the targets have shape {targets.shape}"
+            )
+        if targets.size and not np.isin(targets, (0, 1)).all():
+            raise ShapeError("binary_cross_entropy needs targets in {0, 1}")
+    elif loss.name in ("mse", "gaussian_nll", "gaussian_nll_learned"):
+        target_width = int(np.prod(targets.shape[1:], dtype=np.int64)) if targets.ndim > 1 else 1
+        expected = target_width + (1 if loss.name == "gaussian_nll_learned" else 0)
+        if width != expected:
+            extra = " (the means plus one log-sigma column)" if loss.name == "gaussian_nll_learned" else ""
+            raise ShapeError(
+                f"{loss.name} needs {expected} outputs per example{extra}: the model outputs shape "
+                f"{tuple(output_shape)} and the targets have shape {targets.shape}"
+            )
+
+
 _LOSSES: dict[str, Callable[..., Loss]] = {
     "cross_entropy": lambda: Loss("cross_entropy", cross_entropy, "multiclass"),
     "binary_cross_entropy": lambda: Loss("binary_cross_entropy", binary_cross_entropy, "binary"),

@@ -16,7 +16,9 @@ from landform.errors import UnknownNameError
 from landform.studies.config import apply_overrides, read_config_file, resolve_variant, validate
 
 # study name -> module; each module defines ``Config`` and ``run``.
-STUDIES: dict[str, str] = {}
+STUDIES: dict[str, str] = {
+    "volume": "landform.studies.volume",
+}
 
 
 def get_study(name: str) -> ModuleType:

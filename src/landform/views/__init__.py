@@ -1,0 +1,97 @@
+"""Views of loss landscapes: planes and slices through parameter space, figures and videos.
+
+- :mod:`~landform.views.planes`: :func:`plane_through` (affine or orthonormal coordinates),
+  :func:`plane_points`, :func:`plane_coordinates`, :func:`plane_grid`, :func:`framing_grid`,
+  :func:`plane_losses` (every nested landscape from one per-example evaluation per grid point),
+  :func:`direction_losses` and :func:`interpolation_losses` (1-D slices).
+- :mod:`~landform.views.figures`: :func:`plot_plane` (log colour scale, contours, the points
+  marked), :func:`shared_norm`, :func:`plot_slice`, :func:`log_ticks`, :func:`plane_figure`,
+  :func:`new_figure`, :func:`figure_to_rgb`.
+- :mod:`~landform.views.video`: :func:`landscape_video` (one frame per nested landscape, MP4 and
+  GIF), :func:`render_frames`, :func:`write_video`, :func:`ffmpeg_executable`.
+- :mod:`~landform.views.runs`: the minima and data of a finished volume run
+  (:func:`read_volume_run`, :func:`find_minimum`, :func:`volume_run_video`).
+
+The plane and slice functions are imported eagerly; the rest (which import matplotlib) load on
+first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from landform.views.planes import (
+    PLANE_KINDS,
+    Plane,
+    PlaneGrid,
+    PlaneLosses,
+    SliceLosses,
+    direction_losses,
+    framing_grid,
+    interpolation_losses,
+    plane_coordinates,
+    plane_grid,
+    plane_losses,
+    plane_points,
+    plane_through,
+)
+
+_LAZY = {
+    "log_ticks": "landform.views.figures",
+    "shared_norm": "landform.views.figures",
+    "plot_plane": "landform.views.figures",
+    "plot_slice": "landform.views.figures",
+    "plane_figure": "landform.views.figures",
+    "new_figure": "landform.views.figures",
+    "figure_to_rgb": "landform.views.figures",
+    "landscape_video": "landform.views.video",
+    "render_frames": "landform.views.video",
+    "write_video": "landform.views.video",
+    "ffmpeg_executable": "landform.views.video",
+    "save_plane_losses": "landform.views.video",
+    "load_plane_losses": "landform.views.video",
+    "VideoUnavailableError": "landform.views.video",
+    "VIDEO_FORMATS": "landform.views.video",
+    "RunFolderError": "landform.views.runs",
+    "VolumeRun": "landform.views.runs",
+    "Minimum": "landform.views.runs",
+    "read_volume_run": "landform.views.runs",
+    "available_minima": "landform.views.runs",
+    "find_minimum": "landform.views.runs",
+    "default_levels": "landform.views.runs",
+    "load_pool": "landform.views.runs",
+    "volume_run_video": "landform.views.runs",
+}
+
+__all__ = sorted(
+    [
+        "PLANE_KINDS",
+        "Plane",
+        "PlaneGrid",
+        "PlaneLosses",
+        "SliceLosses",
+        "direction_losses",
+        "framing_grid",
+        "interpolation_losses",
+        "plane_coordinates",
+        "plane_grid",
+        "plane_losses",
+        "plane_points",
+        "plane_through",
+        *_LAZY,
+    ]
+)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'landform.views' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
