@@ -107,12 +107,13 @@ def run_study(
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/<name>-<variant>).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a field: --set train.epochs=50 (repeatable).")] = None,
     track: Annotated[list[str] | None, typer.Option("--track", help="Send the run to a tracking sink: wandb (offline unless logged in) or mlflow (SQLite in the run folder unless MLFLOW_TRACKING_URI is set); repeatable.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Folder of cached stages shared between runs (default: <out>/stages).")] = None,
 ) -> None:
     """Run a study from its config file; finished stages are reused, unfinished ones resumed."""
     from landform.studies import run_config_file
 
     if not track:
-        report = run_config_file(config, variant=variant, out=out, overrides=set_ or [], progress=True, log=console.print)
+        report = run_config_file(config, variant=variant, out=out, overrides=set_ or [], cache=cache, progress=True, log=console.print)
     else:
         from landform.run.sweep import run_tracked
         from landform.run.tracking import track_settings
@@ -120,7 +121,7 @@ def run_study(
 
         settings = track_settings(track)
         _, loaded = load_config(config, variant, set_ or [])
-        report = run_tracked(loaded, Path(out) if out is not None else default_folder(loaded), track=settings, progress=True, log=console.print)
+        report = run_tracked(loaded, Path(out) if out is not None else default_folder(loaded), track=settings, cache=cache, progress=True, log=console.print)
     console.print(f"[bold green]report:[/] {report}")
 
 

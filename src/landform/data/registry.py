@@ -71,7 +71,7 @@ def _entry(name: str) -> Entry:
     return REGISTRY[key]
 
 
-def load(name: str, **options: Any) -> Dataset:
+def load(name: str, /, **options: Any) -> Dataset:
     """Load dataset ``name`` with its loader's keyword ``options``.
 
     Names are case-insensitive and "-" may stand for "_" (``fashion-mnist``). Raises

@@ -18,6 +18,7 @@ from landform.studies.config import apply_overrides, read_config_file, resolve_v
 # study name -> module; each module defines ``Config`` and ``run``.
 STUDIES: dict[str, str] = {
     "volume": "landform.studies.volume",
+    "paths": "landform.studies.paths",
 }
 
 
@@ -45,9 +46,16 @@ def run_config_file(
     variant: str | None = None,
     out: str | Path | None = None,
     overrides: list[str] | None = None,
+    cache: str | Path | None = None,
     progress=True,
     log: Callable[[str], None] = print,
 ) -> Path:
+    """Run a study from its config file into ``out`` (default ``runs/<name>-<variant>``).
+
+    ``cache`` is the folder of cached stages (default: ``<out>/stages``); give several runs the
+    same one to reuse stages between them (a curve trained by the paths study, say, is reused by
+    the tunnel-sampling study when the settings agree).
+    """
     study, config = load_config(path, variant, overrides)
     folder = Path(out) if out is not None else default_folder(config)
-    return study.run(config, folder, progress=progress, log=log)
+    return study.run(config, folder, cache=cache, progress=progress, log=log)
