@@ -453,3 +453,23 @@ def test_load_errors_are_clear(tmp_path):
 
 def test_loss_names_resolve():
     assert get_loss("cross_entropy").accuracy_kind == "multiclass"
+
+
+def test_python_driven_epochs_match_the_compiled_loop(monkeypatch):
+    """Convolutional models on CPU train epoch by epoch from Python (see landform.loops);
+    both drivers must give the same parameters."""
+    import landform.train.loop as loop_module
+    from landform.models import cnn
+
+    model = cnn(input_shape=(8, 8, 1), channels=[2], dense=[8], outputs=3)
+    rng = np.random.default_rng(0)
+    split = Split(rng.normal(size=(40, 8, 8, 1)).astype(np.float32), rng.integers(0, 3, 40).astype(np.int32))
+    params = model.init(jax.random.key(0))
+    config = TrainConfig(epochs=3, batch_size=16, eval_every=3, seed=1)
+    results = {}
+    for flag in (True, False):
+        monkeypatch.setattr(loop_module, "python_loops", lambda *args, flag=flag: flag)
+        loop_module._compiled.cache_clear()
+        results[flag] = fit(model, params, split, "cross_entropy", config)
+    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6), results[True].params, results[False].params)
+    assert results[True].history["train_loss"] == pytest.approx(results[False].history["train_loss"], rel=1e-5)

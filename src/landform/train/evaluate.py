@@ -58,11 +58,12 @@ def to_chunks(split: Split, chunk_size: int) -> Chunks:
 
 
 def make_evaluator(
-    apply: Callable[[Params, jax.Array], jax.Array], loss: Loss
+    apply: Callable[[Params, jax.Array], jax.Array], loss: Loss, unroll: bool = False
 ) -> Callable[[Params, Chunks], tuple[jax.Array, jax.Array]]:
     """A pure function ``(params, chunks) -> (mean loss, accuracy)`` for the model function
     ``apply(params, x)``; accuracy is NaN for regression losses. Not jitted (callers jit or
-    vmap it)."""
+    vmap it). ``unroll`` unrolls the loop over chunks (for convolutions on CPU, see
+    :mod:`landform.loops`)."""
     kind = loss.accuracy_kind
 
     def evaluate_chunks(params: Params, chunks: Chunks) -> tuple[jax.Array, jax.Array]:
@@ -76,7 +77,10 @@ def make_evaluator(
                 hits = jnp.sum(jnp.where(mask, correct(outputs, y, kind), 0.0))
             return jnp.sum(losses), hits
 
-        totals, hits = jax.lax.map(one, (chunks.x, chunks.y, chunks.mask))
+        if chunks.x.shape[0] == 1:  # no loop at all: see landform.loops on convolutions
+            totals, hits = jax.tree_util.tree_map(lambda v: v[None], one((chunks.x[0], chunks.y[0], chunks.mask[0])))
+        else:
+            _, (totals, hits) = jax.lax.scan(lambda c, chunk: (c, one(chunk)), None, (chunks.x, chunks.y, chunks.mask), unroll=unroll)
         mean_loss = jnp.sum(totals) / chunks.count
         accuracy = jnp.sum(hits) / chunks.count if kind is not None else jnp.full((), jnp.nan)
         return mean_loss, accuracy

@@ -34,6 +34,7 @@ import optax
 
 from landform.data.base import Split
 from landform.errors import DataError, ShapeError, TrainingError
+from landform.loops import python_loops
 from landform.losses import Loss, get_loss
 from landform.models.base import Model
 from landform.progress import track
@@ -159,20 +160,8 @@ def _make_segment(
         updates, opt_state = optimizer.update(gradient, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
-    def epoch_fn(state: TrainState, epoch: jax.Array, x, y) -> TrainState:
-        if full_batch:
-            params, opt_state, value = step(state.params, state.opt_state, x, y)
-            losses = value[None]
-        else:
-            order = jax.random.permutation(jax.random.fold_in(state.key, epoch), num_examples)
-            order = order[: steps * batch].reshape(steps, batch)
-
-            def body(carry, index):
-                p, o = carry
-                p, o, v = step(p, o, jnp.take(x, index, axis=0), jnp.take(y, index, axis=0))
-                return (p, o), v
-
-            (params, opt_state), losses = jax.lax.scan(body, (state.params, state.opt_state), order)
+    def finish(state: TrainState, epoch: jax.Array, params, opt_state, losses) -> TrainState:
+        """Keep an epoch's parameters only if every loss and parameter stayed finite."""
         first_finite = jnp.isfinite(losses[0])
         all_finite = jnp.all(jnp.isfinite(losses)) & _all_finite(params)
         verified_params = _select(first_finite, state.params, state.verified_params)
@@ -188,6 +177,25 @@ def _make_segment(
             failed_epoch=jnp.where(all_finite, state.failed_epoch, epoch),
         )
 
+    def batch_order(key: jax.Array, epoch: jax.Array) -> jax.Array:
+        order = jax.random.permutation(jax.random.fold_in(key, epoch), num_examples)
+        return order[: steps * batch].reshape(steps, batch)
+
+    def epoch_fn(state: TrainState, epoch: jax.Array, x, y) -> TrainState:
+        if full_batch:
+            params, opt_state, value = step(state.params, state.opt_state, x, y)
+            losses = value[None]
+        else:
+            order = batch_order(state.key, epoch)
+
+            def body(carry, index):
+                p, o = carry
+                p, o, v = step(p, o, jnp.take(x, index, axis=0), jnp.take(y, index, axis=0))
+                return (p, o), v
+
+            (params, opt_state), losses = jax.lax.scan(body, (state.params, state.opt_state), order)
+        return finish(state, epoch, params, opt_state, losses)
+
     def segment(state: TrainState, start, stop, x, y) -> TrainState:
         def body(state, i):
             epoch = start + i + 1
@@ -198,6 +206,31 @@ def _make_segment(
             return jax.lax.cond(epoch <= stop, run, lambda s: s, state), None
 
         state, _ = jax.lax.scan(body, state, jnp.arange(length, dtype=jnp.int32))
+        return state
+
+    return segment, (jax.jit(step), jax.jit(finish), jax.jit(batch_order), full_batch)
+
+
+def _python_segment(pieces):
+    """The same epochs as ``segment``, driven from Python one jitted step at a time (for
+    convolutions on CPU, see :mod:`landform.loops`); for a single model, not an ensemble."""
+    step, finish, batch_order, full_batch = pieces
+
+    def segment(state: TrainState, start, stop, x, y) -> TrainState:
+        for epoch in range(int(start) + 1, int(stop) + 1):
+            if int(state.status) != RUNNING:
+                break
+            epoch_array = jnp.int32(epoch)
+            if full_batch:
+                params, opt_state, value = step(state.params, state.opt_state, x, y)
+                losses = value[None]
+            else:
+                params, opt_state, values = state.params, state.opt_state, []
+                for index in batch_order(state.key, epoch_array):
+                    params, opt_state, value = step(params, opt_state, jnp.take(x, index, axis=0), jnp.take(y, index, axis=0))
+                    values.append(value)
+                losses = jnp.stack(values)
+            state = finish(state, epoch_array, params, opt_state, losses)
         return state
 
     return segment
@@ -232,12 +265,12 @@ def _compiled_config(config: TrainConfig) -> TrainConfig:
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled(apply, loss: Loss, config: TrainConfig, num_examples: int, length: int, ensemble: bool):
+def _compiled(apply, loss: Loss, config: TrainConfig, num_examples: int, length: int, ensemble: bool, loop_in_python: bool = False):
     """The optimiser and the jitted segment and evaluation functions (vmapped for ensembles),
     cached so that repeated fits of one model and config compile once."""
     optimizer = make_optimizer(config, config.steps_per_epoch(num_examples))
-    segment = _make_segment(apply, loss, config, optimizer, num_examples, length)
-    evaluator = make_evaluator(apply, loss)
+    segment, pieces = _make_segment(apply, loss, config, optimizer, num_examples, length)
+    evaluator = make_evaluator(apply, loss, unroll=loop_in_python)
 
     def evaluate_both(p, train_chunks, test_chunks):
         out = evaluator(p, train_chunks)
@@ -246,6 +279,8 @@ def _compiled(apply, loss: Loss, config: TrainConfig, num_examples: int, length:
     if ensemble:
         segment = jax.vmap(segment, in_axes=(0, None, None, None, None))
         evaluate_both = jax.vmap(evaluate_both, in_axes=(0, None, None))
+    elif loop_in_python:
+        return optimizer, _python_segment(pieces), jax.jit(evaluate_both)
     return optimizer, jax.jit(segment), jax.jit(evaluate_both)
 
 
@@ -298,8 +333,9 @@ def _run(model, params, train, loss, config, test, progress, keys, members):
     num_examples = len(train)
     ensemble = members is not None
     length = min(config.eval_every, config.epochs)
+    loop_in_python = not ensemble and python_loops(model.apply, params, jnp.asarray(train.x[:1]))
     optimizer, segment_fn, evaluate_fn = _compiled(
-        model.apply, loss, _compiled_config(config), num_examples, length, ensemble
+        model.apply, loss, _compiled_config(config), num_examples, length, ensemble, loop_in_python
     )
 
     def initial_state(p, key):
