@@ -46,6 +46,29 @@ def input_hash(value: Any, length: int = 12) -> str:
     return hashlib.sha256(blob).hexdigest()[:length]
 
 
+def save_splits(path: str | os.PathLike, splits: dict) -> Path:
+    """Save named :class:`landform.data.Split` objects into one ``.npz`` file, atomically."""
+    import numpy as np
+
+    arrays = {}
+    for name, split in splits.items():
+        arrays[f"{name}_x"], arrays[f"{name}_y"] = split.x, split.y
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_splits(path: str | os.PathLike) -> dict:
+    """The splits saved by :func:`save_splits`, by name."""
+    import numpy as np
+
+    from landform.data.base import Split
+
+    with np.load(path) as data:
+        names = sorted({k.rsplit("_", 1)[0] for k in data.files})
+        return {name: Split(data[f"{name}_x"], data[f"{name}_y"]) for name in names}
+
+
 class RunFolder:
     """A folder holding one run's outputs: ``tables/``, ``figures/``, ``models/``, ``report.html``."""
 

@@ -46,6 +46,7 @@ from landform.paths import (
 )
 from landform.run import Figure, RunFolder, write_report
 from landform.run.stages import StageResult, clean_temporaries, run_stage
+from landform.run.store import load_splits, save_splits
 from landform.studies.config import apply_overrides
 from landform.train import TrainConfig, fit
 from landform.views.figures import log_ticks
@@ -153,19 +154,6 @@ def build_splits(spec: DataSpec, seed: int = 0) -> tuple[dict[str, Split], dict]
 def make_model(model_spec: dict, input_shape, learned_sigma: float | None):
     model = build({**model_spec, "input_shape": list(input_shape)})
     return with_learned_sigma(model, learned_sigma) if learned_sigma else model
-
-
-def save_splits(path: Path, splits: dict[str, Split]) -> None:
-    arrays = {}
-    for name, split in splits.items():
-        arrays[f"{name}_x"], arrays[f"{name}_y"] = split.x, split.y
-    np.savez(path, **arrays)
-
-
-def load_splits(path: Path) -> dict[str, Split]:
-    with np.load(path) as data:
-        names = sorted({k.rsplit("_", 1)[0] for k in data.files})
-        return {name: Split(data[f"{name}_x"], data[f"{name}_y"]) for name in names}
 
 
 def data_stage(cache: Path, spec: DataSpec, log) -> StageResult:

@@ -47,7 +47,8 @@ from landform.losses import check_compatible, get_loss
 from landform.models import build
 from landform.run import Figure, RunFolder, write_report
 from landform.views.figures import log_ticks
-from landform.run.stages import StageResult, clean_temporaries, run_stage, stage_summary
+from landform.run.stages import StageResult, clean_temporaries, run_stage
+from landform.run.store import load_splits, save_splits
 from landform.train import TrainConfig, fit, load_trained, save_trained
 from landform.volume import (
     NORMALIZATION_NAMES,
@@ -235,18 +236,6 @@ def build_data(spec: DataSpec, seed: int) -> tuple[Split, Split, dict]:
     return pool, test, description
 
 
-def _save_split(path: Path, **splits: Split) -> None:
-    arrays = {}
-    for name, split in splits.items():
-        arrays[f"{name}_x"], arrays[f"{name}_y"] = split.x, split.y
-    np.savez(path, **arrays)
-
-
-def _load_split(path: Path, name: str) -> Split:
-    with np.load(path) as data:
-        return Split(data[f"{name}_x"], data[f"{name}_y"])
-
-
 def _save_radii(folder: Path, result: ExitRadii) -> None:
     arrays = {k: np.asarray(getattr(result, k)) for k in ("radii", "sphere_radii", "lower", "upper", "status", "censored", "evaluations", "example_evaluations", "center_values", "outside_by", "indices")}
     np.savez(folder / "radii.npz", **arrays)
@@ -309,13 +298,13 @@ def run(
 
         def make_data(out: Path) -> dict:
             pool, test, description = build_data(config.data, data_seed)
-            _save_split(out / "data.npz", pool=pool, test=test)
+            save_splits(out / "data.npz", {"pool": pool, "test": test})
             (out / "dataset.json").write_text(json.dumps(description, default=str))
             return {"pool": len(pool), "test": len(test)}
 
         data_stage = run_stage(cache, "data", data_inputs, make_data, log=log)
-        pool = _load_split(data_stage.folder / "data.npz", "pool")
-        test = _load_split(data_stage.folder / "data.npz", "test")
+        saved = load_splits(data_stage.folder / "data.npz")
+        pool, test = saved["pool"], saved["test"]
         description = json.loads((data_stage.folder / "dataset.json").read_text())
         model = _model_for(config, pool.x.shape[1:])
         initial = model.init(jax.random.key(model_seed))
@@ -364,7 +353,7 @@ def _radii_stage(config: Config, cache: Path, minimum: dict, log) -> StageResult
 
     def compute(out: Path) -> dict:
         model, params, _ = load_trained(minimum["train_stage"].folder / minimum["checkpoint"])
-        pool = _load_split(minimum["data_stage"].folder / "data.npz", "pool")
+        pool = load_splits(minimum["data_stage"].folder / "data.npz")["pool"]
         landscape = Landscape.from_apply(model.apply, params, pool.x, pool.y, config.loss)
         theta = landscape.theta
         # each minimum in the landscapes of its own level and below, and, with "up_to_cutoff",
@@ -405,7 +394,7 @@ def _analyse(config: Config, run_folder: RunFolder, minima: list[dict], log) -> 
         result = load_radii(minimum["radii_stage"].folder)
         per_example = np.load(minimum["radii_stage"].folder / "per_example.npy")
         model, params, meta = load_trained(minimum["train_stage"].folder / minimum["checkpoint"])
-        test = _load_split(minimum["data_stage"].folder / "data.npz", "test")
+        test = load_splits(minimum["data_stage"].folder / "data.npz")["test"]
         test_landscape = Landscape.from_apply(model.apply, params, test.x, test.y, config.loss)
         test_loss = float(test_landscape.loss(test_landscape.theta))
         test_accuracy = float(test_landscape.accuracy(test_landscape.theta)) if get_loss(config.loss).accuracy_kind else float("nan")
