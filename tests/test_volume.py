@@ -256,6 +256,26 @@ def test_censored_rays_are_flagged_counted_and_kept():
     assert volume.is_lower_bound[0, 0] and volume.num_censored[0, 0] == late.sum()
 
 
+def test_non_finite_losses_count_as_outside_and_verify_finds_the_first_crossing():
+    # the loss is NaN beyond ‖θ‖² = 0.05: the ray leaves the set there
+    landscape = Landscape.from_function(
+        lambda th: jnp.where(jnp.sum(th * th) > 0.05, jnp.nan, jnp.sum(th * th)), N, theta=jnp.zeros(N)
+    )
+    d = random_directions(jax.random.key(3), jnp.zeros(N), normalization="none")
+    norms = np.linalg.norm(np.asarray(d.batch(np.arange(12))), axis=1)
+    result = exit_radii(landscape, d, 12, 0.2)
+    np.testing.assert_allclose(result.radii[:, 0, 0] * norms, math.sqrt(0.05), rtol=1e-3)
+    # a bump: L(r) = r² + 0.5 exp(−(r − 0.3)²/0.001) first exceeds 0.2 near r = 0.263, dips
+    # below it after the bump and leaves for good at r = sqrt(0.2)
+    bump = lambda th: (r := jnp.sqrt(jnp.sum(th * th))) ** 2 + 0.5 * jnp.exp(-((r - 0.3) ** 2) / 0.001)  # noqa: E731
+    landscape = Landscape.from_function(bump, N, theta=jnp.zeros(N))
+    grid_r = np.linspace(0.0, 0.5, 200001)
+    values = grid_r**2 + 0.5 * np.exp(-((grid_r - 0.3) ** 2) / 0.001)
+    first = grid_r[np.argmax(values > 0.2)]
+    checked = exit_radii(landscape, d, 12, 0.2, verify=8)
+    np.testing.assert_allclose(checked.radii[:, 0, 0] * norms, first, rtol=1e-3)
+
+
 def test_minimum_outside_the_sublevel_set_is_explicit():
     landscape = Landscape.from_function(lambda th: 0.3 + jnp.sum(th * th), N, theta=jnp.zeros(N))
     d = random_directions(jax.random.key(0), jnp.zeros(N), normalization="none")

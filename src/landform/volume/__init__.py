@@ -2,10 +2,20 @@
 
 The method of Fan, Sandlund, Ko 2025 ("Sharp Minima Can Generalize: A Loss Landscape Perspective
 on Data", arXiv 2511.04808): cast random, filter-normalised rays from a minimum θ*, find where
-each leaves the τ-sublevel set of a landscape (:func:`exit_radii`, or the paper's grid protocol
-:func:`grid_radii`), and estimate the volume of the set from the exit radii
-(:func:`log_volume` and friends). :func:`cutoffs` says at which landscape size a minimum stops
-being inside the τ-sublevel set.
+each leaves the τ-sublevel set of one or several nested landscapes, estimate the volume of the
+set from the exit radii, and follow each minimum to the landscape size where it stops being
+inside the set.
+
+- :func:`random_directions` → :class:`Directions`: direction i from ``fold_in(key, i)``, with
+  ``none``, ``filter`` (Li et al. 2018), ``filter_scale`` (the paper's code) or ``layer``
+  normalisation, on all parameters, weights only or a regex of leaf paths.
+- :func:`exit_radii` (bracketing search, the default) and :func:`grid_radii` (the paper's
+  100-point grid) → :class:`ExitRadii` of shape (rays, landscapes, thresholds), with status,
+  censoring, evaluations per ray and the loss at θ*.
+- :func:`log_volume`, :func:`log_max_volume`, :func:`mean_log_radius`, :func:`median_radius`,
+  :func:`bootstrap_interval`, :func:`estimate` → :class:`VolumeEstimate`, and
+  :func:`ranking_stability` → :class:`RankingStability`.
+- :func:`cutoffs`, :func:`landscape_cutoffs` → :class:`Cutoffs` (running mean over the pool).
 """
 
 from landform.volume.cutoffs import Cutoffs, cutoffs, landscape_cutoffs, running_mean

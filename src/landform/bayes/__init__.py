@@ -1,0 +1,122 @@
+"""Bayesian inference in the spaces around loss tunnels (Dold et al. 2025, "Paths and Ambient
+Spaces in Neural Loss Landscapes", arXiv 2503.03382).
+
+- :mod:`~landform.bayes.transforms`: constrained ↔ unconstrained maps with log-Jacobians.
+- :mod:`~landform.bayes.posterior`: tempered posteriors in the ``volume``, ``tunnel``, ``line``
+  and ``full`` spaces with Gaussian or categorical likelihoods (:func:`make_posterior`).
+- :mod:`~landform.bayes.samplers`: MCLMC, NUTS and random-walk Metropolis through BlackJAX,
+  several chains, failed-chain detection (:func:`sample`, :func:`sample_posterior`).
+- :mod:`~landform.bayes.records`: results as ArviZ ``InferenceData`` (:func:`to_inference_data`).
+- :mod:`~landform.bayes.metrics`: LPPD, RMSE, accuracy, PSIS-LOO, ESS and R-hat on φ,
+  efficiency, temperature selection.
+
+The tunnel map itself lives in :mod:`landform.subspace.tunnel` and is re-exported here.
+"""
+
+from landform.bayes.metrics import (
+    accuracy,
+    convergence,
+    coordinate_draws,
+    efficiency,
+    evaluate_run,
+    loo,
+    lppd,
+    pointwise_log_likelihood,
+    predictions,
+    predictive_metrics,
+    relative_efficiency,
+    rmse,
+    select_temperature,
+)
+from landform.bayes.posterior import (
+    LIKELIHOODS,
+    SPACES,
+    T_PRIORS,
+    Likelihood,
+    Posterior,
+    categorical_likelihood,
+    check_temperature,
+    full_posterior,
+    gaussian_likelihood,
+    line_posterior,
+    make_posterior,
+    tunnel_posterior,
+    volume_posterior,
+)
+from landform.bayes.records import chains_of, constrained_draws, to_inference_data
+from landform.bayes.samplers import (
+    CHAIN_METHODS,
+    MCLMC_INTEGRATORS,
+    SAMPLER_NAMES,
+    ChainDraws,
+    SamplerSettings,
+    SamplingResult,
+    Tuning,
+    from_draws,
+    rwm_target_acceptance,
+    sample,
+    sample_posterior,
+)
+from landform.bayes.transforms import (
+    interval_from_unconstrained,
+    interval_log_jacobian,
+    interval_to_unconstrained,
+    positive_from_unconstrained,
+    positive_log_jacobian,
+    positive_to_unconstrained,
+)
+from landform.subspace.tunnel import TunnelMap, tunnel_from_curve, tunnel_log_jacobian, tunnel_map, tunnel_point
+
+__all__ = [
+    "CHAIN_METHODS",
+    "LIKELIHOODS",
+    "MCLMC_INTEGRATORS",
+    "SAMPLER_NAMES",
+    "SPACES",
+    "T_PRIORS",
+    "ChainDraws",
+    "Likelihood",
+    "Posterior",
+    "SamplerSettings",
+    "SamplingResult",
+    "Tuning",
+    "TunnelMap",
+    "accuracy",
+    "categorical_likelihood",
+    "chains_of",
+    "check_temperature",
+    "constrained_draws",
+    "convergence",
+    "coordinate_draws",
+    "efficiency",
+    "evaluate_run",
+    "from_draws",
+    "full_posterior",
+    "gaussian_likelihood",
+    "interval_from_unconstrained",
+    "interval_log_jacobian",
+    "interval_to_unconstrained",
+    "line_posterior",
+    "loo",
+    "lppd",
+    "make_posterior",
+    "pointwise_log_likelihood",
+    "positive_from_unconstrained",
+    "positive_log_jacobian",
+    "positive_to_unconstrained",
+    "predictions",
+    "predictive_metrics",
+    "relative_efficiency",
+    "rmse",
+    "rwm_target_acceptance",
+    "sample",
+    "sample_posterior",
+    "select_temperature",
+    "to_inference_data",
+    "tunnel_from_curve",
+    "tunnel_log_jacobian",
+    "tunnel_map",
+    "tunnel_point",
+    "tunnel_posterior",
+    "volume_posterior",
+]

@@ -1,0 +1,666 @@
+"""Tempered posteriors of a network in four parameter spaces (Dold et al. 2025, "Paths and
+Ambient Spaces in Neural Loss Landscapes", arXiv 2503.03382, Section on Bayesian inference).
+
+A posterior here is a log density on unconstrained coordinates z ∈ R^d, the space a sampler
+moves in, together with the maps from z to the network's flat parameters θ and to the
+coordinates in which spaces are compared (φ, the subspace coordinates). With the network
+``predict(θ, x)``, the training data (x, y) and the temperature T > 0,
+
+    log p_T(z) = log prior(z) + (1/T) Σ_i log p(y_i | x_i, θ(z), σ),
+
+where log prior(z) includes the log-Jacobians of the maps from z to the constrained values.
+
+Spaces (θ(·) the subspace map θ = μ + φ B of :mod:`landform.subspace.affine`):
+
+- ``volume``: z = φ ∈ R^K, φ ~ N(0, s² I) (s = 1 for the toy problem, 0.5 for UCI in the
+  paper); θ = θ(φ).
+- ``tunnel``: λ = (t, ξ), t ∈ (a, b) = (−0.1, 1.1) reached by the affine sigmoid
+  t = a + (b − a) σ(u), ξ ∈ R^(K−1); φ = c(t) + s_tube Σ_i ξ_i e_i(t)
+  (:mod:`landform.subspace.tunnel`). Prior: ξ ~ N(0, 0.5² I) and t on (a, b) with density
+  (``t_prior``) "arc_length": ‖c'(t)‖ / S, S = ∫_a^b ‖c'‖ dt (uniform in arc length,
+  normalised), "jacobian": (1/(b − a)) |det ∂φ/∂λ| (uniform in φ-volume near the curve; this
+  factor also depends on ξ and is not normalised), or "none": 1/(b − a) (uniform in t).
+- ``line``: t alone on the curve, φ = c(t), with the same t prior ("jacobian" is the arc-length
+  factor in one dimension).
+- ``full``: z = θ ∈ R^n, θ ~ N(0, s² I) with s = 1; chains start from given points (a deep
+  ensemble).
+
+Likelihoods:
+
+- Gaussian, per example log N(y_i; f(x_i), σ²) summed over output dimensions, with σ either
+  sampled (σ ~ LogNormal(0, 1) as an extra coordinate u = log σ, whose prior in u is
+  N(0, 1) after the Jacobian), fixed (a number, e.g. the trained σ), or ``"network"``: log σ
+  read from the model's last output column (models wrapped by
+  :func:`landform.models.with_learned_sigma`, whose σ is part of θ);
+- categorical, log softmax(f(x_i))[y_i] with integer labels.
+
+The per-example log-likelihoods returned by :attr:`Posterior.pointwise_log_likelihood` are
+untempered (as predictive metrics need).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from landform.errors import ConfigError, ShapeError, UnknownNameError, check_finite
+from landform.paths.curves import Curve, derivative, evaluate
+from landform.subspace.affine import Subspace
+from landform.subspace.frames import DEFAULT_LOWER, DEFAULT_POINTS, DEFAULT_UPPER
+from landform.subspace.tunnel import TunnelMap, check_speed, speed_on_interval, tunnel_log_jacobian, tunnel_point
+from landform.bayes.transforms import (
+    interval_from_unconstrained,
+    interval_log_jacobian,
+    interval_to_unconstrained,
+    positive_from_unconstrained,
+    positive_to_unconstrained,
+)
+
+SPACES = ("volume", "tunnel", "line", "full")
+T_PRIORS = ("arc_length", "jacobian", "none")
+LIKELIHOODS = ("gaussian", "categorical")
+
+_LOG_2PI = math.log(2 * math.pi)
+_HIGHEST = jax.lax.Precision.HIGHEST
+
+
+# ---------------------------------------------------------------------------------------------
+# likelihoods
+
+
+class Likelihood(NamedTuple):
+    """How outputs of ``predict(θ, x)`` score targets.
+
+    ``kind``: "gaussian" or "categorical". For "gaussian", ``sigma`` is None (sampled with
+    prior LogNormal(0, ``sigma_prior_scale``)), a positive number (fixed), or "network" (log σ
+    is the last output column).
+    """
+
+    kind: str = "gaussian"
+    sigma: float | str | None = None
+    sigma_prior_scale: float = 1.0
+
+    @property
+    def samples_sigma(self) -> bool:
+        return self.kind == "gaussian" and self.sigma is None
+
+
+def gaussian_likelihood(sigma: float | str | None = None, sigma_prior_scale: float = 1.0) -> Likelihood:
+    """A Gaussian likelihood: σ sampled (None), fixed (a number) or from the network ("network")."""
+    if sigma is not None and sigma != "network":
+        if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not (math.isfinite(sigma) and sigma > 0):
+            raise ConfigError(f"sigma must be None (sampled), 'network' or a positive number, got {sigma!r}")
+        sigma = float(sigma)
+    if not (math.isfinite(sigma_prior_scale) and sigma_prior_scale > 0):
+        raise ConfigError(f"sigma_prior_scale must be positive, got {sigma_prior_scale}")
+    return Likelihood("gaussian", sigma, float(sigma_prior_scale))
+
+
+def categorical_likelihood() -> Likelihood:
+    """A categorical likelihood on logits with integer labels."""
+    return Likelihood("categorical", None, 1.0)
+
+
+def get_likelihood(likelihood: Likelihood | str | None) -> Likelihood:
+    if likelihood is None:
+        return gaussian_likelihood()
+    if isinstance(likelihood, Likelihood):
+        if likelihood.kind not in LIKELIHOODS:
+            raise UnknownNameError("likelihood", likelihood.kind, LIKELIHOODS)
+        return likelihood
+    if likelihood == "gaussian":
+        return gaussian_likelihood()
+    if likelihood == "categorical":
+        return categorical_likelihood()
+    raise UnknownNameError("likelihood", str(likelihood), LIKELIHOODS)
+
+
+def pointwise_log_likelihood(likelihood: Likelihood, outputs: jax.Array, y: jax.Array, log_sigma=None) -> jax.Array:
+    """log p(y_i | outputs_i) per example, shape (N,).
+
+    Gaussian: Σ_d [−½ log 2π − log σ − ½ ((y_id − f_id)/σ)²]; categorical:
+    log softmax(f_i)[y_i].
+    """
+    count = outputs.shape[0]
+    if likelihood.kind == "categorical":
+        logits = outputs.reshape(count, -1)
+        labels = y.reshape(count).astype(jnp.int32)
+        return jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), labels[:, None], axis=-1)[:, 0]
+    outputs = outputs.reshape(count, -1)
+    if likelihood.sigma == "network":
+        mean, log_sigma = outputs[:, :-1], outputs[:, -1:]
+    else:
+        mean = outputs
+        if likelihood.sigma is not None:
+            log_sigma = jnp.asarray(math.log(likelihood.sigma), outputs.dtype)
+    targets = y.reshape(count, -1).astype(mean.dtype)
+    scaled = (targets - mean) * jnp.exp(-log_sigma)
+    return jnp.sum(-0.5 * _LOG_2PI - log_sigma - 0.5 * scaled * scaled, axis=-1)
+
+
+def predictive_of_outputs(likelihood: Likelihood, outputs: jax.Array) -> jax.Array:
+    """The predictive mean (Gaussian, (N, d)) or class probabilities (categorical, (N, C))."""
+    count = outputs.shape[0]
+    outputs = outputs.reshape(count, -1)
+    if likelihood.kind == "categorical":
+        return jax.nn.softmax(outputs, axis=-1)
+    if likelihood.sigma == "network":
+        return outputs[:, :-1]
+    return outputs
+
+
+def _log_normal(value: jax.Array, scale: float) -> jax.Array:
+    """Σ log N(value; 0, scale²) over the last axis."""
+    return jnp.sum(-0.5 * _LOG_2PI - math.log(scale) - 0.5 * (value / scale) ** 2, axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the posterior record
+
+
+@dataclass(frozen=True, eq=False)
+class Posterior:
+    """A tempered posterior on unconstrained coordinates z ∈ R^``dimension``.
+
+    Attributes:
+        space: "volume", "tunnel", "line" or "full".
+        names: one name per coordinate of z (e.g. "t_unconstrained", "xi_1", "log_sigma").
+        temperature: T; :meth:`log_density` is log prior + (1/T) log likelihood.
+        log_prior: z → log prior density of z (log-Jacobians included).
+        log_likelihood: z → Σ_i log p(y_i | θ(z)) on the training data (untempered).
+        pointwise_log_likelihood: (z, x, y) → log p(y_i | x_i, θ(z)) per example (untempered).
+        predict: (z, x) → predictive mean (Gaussian) or class probabilities (categorical).
+        constrain: z → dictionary of constrained values ("phi", "t", "xi", "theta", "sigma").
+        unconstrain: such a dictionary (values with any leading batch shape) → z.
+        to_parameters: z → θ, the network's flat parameters.
+        coordinates: z → the coordinates spaces are compared in: φ (subspace spaces) or θ (full).
+        default_values: (key, count) → dictionary of constrained starting values for ``count``
+            chains (chain i from ``fold_in(key, i)``), or None when the caller must give them.
+        settings: the prior and likelihood settings, for records.
+
+    Posteriors compare and hash by identity, so compiled helpers (``jax.jit`` with the
+    posterior as a static argument) are reused for the same posterior.
+    """
+
+    space: str
+    dimension: int
+    names: tuple[str, ...]
+    temperature: float
+    likelihood: Likelihood
+    log_prior: Callable[[jax.Array], jax.Array]
+    log_likelihood: Callable[[jax.Array], jax.Array]
+    pointwise_log_likelihood: Callable[[jax.Array, Any, Any], jax.Array]
+    predict: Callable[[jax.Array, Any], jax.Array]
+    constrain: Callable[[jax.Array], dict]
+    unconstrain: Callable[[dict], jax.Array]
+    to_parameters: Callable[[jax.Array], jax.Array]
+    coordinates: Callable[[jax.Array], jax.Array]
+    default_values: Callable[[jax.Array, int], dict] | None = None
+    settings: dict = field(default_factory=dict)
+
+    def log_density(self, z: jax.Array) -> jax.Array:
+        """log p_T(z) = log prior(z) + log likelihood(z) / T."""
+        return self.log_prior(z) + self.log_likelihood(z) / self.temperature
+
+    def initial_positions(self, key: jax.Array | None = None, count: int = 4, values: dict | None = None) -> jax.Array:
+        """Unconstrained starting points (count, d): from constrained ``values`` (arrays with a
+        leading chain axis) or, without them, from :attr:`default_values`. Constrained values
+        are mapped through the inverse transforms (never used as unconstrained values)."""
+        if values is None:
+            if self.default_values is None:
+                raise ConfigError(
+                    f"the {self.space!r} space has no default starting points; pass values "
+                    f"(for example the members of a deep ensemble as values={{'theta': ...}})"
+                )
+            values = self.default_values(jax.random.key(0) if key is None else key, count)
+        positions = jnp.asarray(self.unconstrain(values))
+        if positions.ndim == 1:
+            positions = positions[None]
+        if positions.shape[-1] != self.dimension:
+            raise ShapeError(
+                f"starting values give {positions.shape[-1]} coordinates, the {self.space!r} posterior has {self.dimension}"
+            )
+        return positions
+
+
+def check_temperature(temperature: float) -> float:
+    """Return T as a float; :class:`ConfigError` unless T is a finite number > 0."""
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float | np.floating | np.integer):
+        raise ConfigError(f"temperature must be a positive number, got {temperature!r}")
+    temperature = float(temperature)
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ConfigError(
+            f"temperature must be a finite number > 0 (log p = log prior + log likelihood / T), got {temperature}"
+        )
+    return temperature
+
+
+def _check_data(x, y) -> tuple[jax.Array, jax.Array]:
+    check_finite("posterior inputs", x)
+    check_finite("posterior targets", y)
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    if x.shape[0] != y.shape[0]:
+        raise ShapeError(f"inputs and targets disagree on the number of examples: x {tuple(x.shape)}, y {tuple(y.shape)}")
+    if x.shape[0] == 0:
+        raise ShapeError("the posterior needs at least one training example")
+    return x, y
+
+
+def _check_positive(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _assemble(
+    *,
+    space: str,
+    core_names: tuple[str, ...],
+    core_log_prior: Callable,
+    core_to_parameters: Callable,
+    core_coordinates: Callable,
+    core_constrain: Callable,
+    core_unconstrain: Callable,
+    predict: Callable,
+    x,
+    y,
+    likelihood: Likelihood | str | None,
+    temperature: float,
+    settings: dict,
+    default_core_values: Callable | None,
+) -> Posterior:
+    likelihood = get_likelihood(likelihood)
+    temperature = check_temperature(temperature)
+    x, y = _check_data(x, y)
+    sampled = likelihood.samples_sigma
+    core_size = len(core_names)
+    names = core_names + (("log_sigma",) if sampled else ())
+    sigma_scale = likelihood.sigma_prior_scale
+
+    def split(z):
+        z = jnp.asarray(z)
+        return z[..., :core_size], (z[..., core_size] if sampled else None)
+
+    def log_prior(z):
+        core, log_sigma = split(z)
+        value = core_log_prior(core)
+        if sampled:
+            # σ ~ LogNormal(0, s): log p(σ) + log|dσ/du| = log N(u; 0, s²) for u = log σ
+            value = value + _log_normal(log_sigma[..., None], sigma_scale)
+        return value
+
+    def pointwise(z, xs, ys):
+        core, log_sigma = split(z)
+        outputs = predict(core_to_parameters(core), jnp.asarray(xs))
+        return pointwise_log_likelihood(likelihood, outputs, jnp.asarray(ys), log_sigma)
+
+    def log_likelihood(z):
+        return jnp.sum(pointwise(z, x, y))
+
+    def predictive(z, xs):
+        core, _ = split(z)
+        return predictive_of_outputs(likelihood, predict(core_to_parameters(core), jnp.asarray(xs)))
+
+    def constrain(z):
+        core, log_sigma = split(z)
+        values = dict(core_constrain(core))
+        if sampled:
+            values["sigma"] = positive_from_unconstrained(log_sigma)
+        return values
+
+    def unconstrain(values):
+        core = jnp.asarray(core_unconstrain(values))
+        if not sampled:
+            return core
+        if "sigma" not in values:
+            raise ConfigError("starting values need 'sigma' (σ is sampled); pass values['sigma'] > 0")
+        log_sigma = positive_to_unconstrained(jnp.asarray(values["sigma"], core.dtype))
+        log_sigma = jnp.broadcast_to(log_sigma, core.shape[:-1])
+        return jnp.concatenate([core, log_sigma[..., None]], axis=-1)
+
+    def to_parameters(z):
+        return core_to_parameters(split(z)[0])
+
+    def coordinates(z):
+        return core_coordinates(split(z)[0])
+
+    default_values = None
+    if default_core_values is not None:
+
+        def default_values(key, count):
+            values = dict(default_core_values(key, count))
+            if sampled:
+                values["sigma"] = jnp.ones((count,), jnp.float32)
+            return values
+
+    settings = {
+        "space": space,
+        "temperature": temperature,
+        "likelihood": likelihood.kind,
+        "sigma": "sampled" if sampled else likelihood.sigma,
+        **({"sigma_prior_scale": sigma_scale} if sampled else {}),
+        **settings,
+    }
+    return Posterior(
+        space=space,
+        dimension=len(names),
+        names=names,
+        temperature=temperature,
+        likelihood=likelihood,
+        log_prior=log_prior,
+        log_likelihood=log_likelihood,
+        pointwise_log_likelihood=pointwise,
+        predict=predictive,
+        constrain=constrain,
+        unconstrain=unconstrain,
+        to_parameters=to_parameters,
+        coordinates=coordinates,
+        default_values=default_values,
+        settings=settings,
+    )
+
+
+def _uniform_t(key, count, dtype=jnp.float32):
+    """t_i ~ U(0, 1) from fold_in(key, i): points on the trained part of the curve."""
+    return jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i), (), dtype))(jnp.arange(count))
+
+
+def _t_factor(kind: str, curve: Curve, length: jax.Array, lower: float, upper: float):
+    """The log density of t on (lower, upper) without Jacobian terms: log ‖c'(t)‖ − log S
+    (uniform in arc length, normalised by S = ∫ ‖c'‖) or −log(upper − lower) (uniform in t)."""
+    if kind == "none":
+        return lambda t: jnp.full_like(t, -math.log(upper - lower))
+
+    def arc(t):
+        velocity = derivative(curve, t, 1)
+        return 0.5 * jnp.log(jnp.sum(velocity * velocity, axis=-1)) - jnp.log(length)
+
+    return arc
+
+
+def _check_t_prior(t_prior: str) -> str:
+    if t_prior not in T_PRIORS:
+        raise UnknownNameError("t prior", t_prior, T_PRIORS)
+    return t_prior
+
+
+# ---------------------------------------------------------------------------------------------
+# the four spaces
+
+
+def volume_posterior(
+    subspace: Subspace,
+    predict: Callable,
+    x,
+    y,
+    *,
+    likelihood: Likelihood | str | None = None,
+    temperature: float = 1.0,
+    prior_scale: float = 1.0,
+    curve: Curve | None = None,
+) -> Posterior:
+    """The posterior over the K subspace coordinates φ ~ N(0, ``prior_scale``² I).
+
+    ``curve`` (in φ coordinates) provides default starting points c(t_i), t_i ~ U(0, 1);
+    without it chains start at prior draws.
+    """
+    prior_scale = _check_positive("prior_scale", prior_scale)
+    size = subspace.dimension
+
+    def default(key, count):
+        if curve is not None:
+            return {"phi": evaluate(curve, _uniform_t(key, count, curve.control_points.dtype))}
+        draws = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (size,)))(jnp.arange(count))
+        return {"phi": prior_scale * draws}
+
+    return _assemble(
+        space="volume",
+        core_names=tuple(f"phi_{i + 1}" for i in range(size)),
+        core_log_prior=lambda phi: _log_normal(phi, prior_scale),
+        core_to_parameters=subspace.to_parameters,
+        core_coordinates=lambda phi: phi,
+        core_constrain=lambda phi: {"phi": phi},
+        core_unconstrain=lambda values: jnp.asarray(values["phi"], subspace.basis.dtype),
+        predict=predict,
+        x=x,
+        y=y,
+        likelihood=likelihood,
+        temperature=temperature,
+        settings={"prior_scale": prior_scale},
+        default_core_values=default,
+    )
+
+
+def tunnel_posterior(
+    subspace: Subspace,
+    tunnel: TunnelMap,
+    predict: Callable,
+    x,
+    y,
+    *,
+    likelihood: Likelihood | str | None = None,
+    temperature: float = 1.0,
+    t_prior: str = "arc_length",
+    xi_scale: float = 0.5,
+) -> Posterior:
+    """The posterior in tunnel coordinates (t, ξ): t ~ U(lower, upper) × ``t_prior`` factor,
+    ξ ~ N(0, ``xi_scale``² I); z = (logit-scaled t, ξ) (module docstring)."""
+    _check_t_prior(t_prior)
+    xi_scale = _check_positive("xi_scale", xi_scale)
+    if tunnel.dimension != subspace.dimension:
+        raise ShapeError(
+            f"the tunnel has K = {tunnel.dimension} coordinates but the subspace has {subspace.dimension}; "
+            "build the tunnel from the curve in this subspace's coordinates"
+        )
+    lower, upper = tunnel.lower, tunnel.upper
+    size = tunnel.dimension
+    arc = _t_factor("none" if t_prior == "jacobian" else t_prior, tunnel.curve, tunnel.length, lower, upper)
+
+    def tunnel_coordinates(core):
+        t = interval_from_unconstrained(core[..., 0], lower, upper)
+        return jnp.concatenate([t[..., None], core[..., 1:]], axis=-1)
+
+    def log_prior(core):
+        lam = tunnel_coordinates(core)
+        value = interval_log_jacobian(core[..., 0], lower, upper) + arc(lam[..., 0])
+        if t_prior == "jacobian":
+            value = value + tunnel_log_jacobian(tunnel, lam)
+        return value + _log_normal(core[..., 1:], xi_scale)
+
+    def phi(core):
+        return tunnel_point(tunnel, tunnel_coordinates(core))
+
+    def constrain(core):
+        lam = tunnel_coordinates(core)
+        return {"t": lam[..., 0], "xi": lam[..., 1:], "phi": tunnel_point(tunnel, lam)}
+
+    def unconstrain(values):
+        t = jnp.asarray(values["t"], subspace.basis.dtype)
+        xi = jnp.asarray(values["xi"], subspace.basis.dtype)
+        if xi.shape[-1:] != (size - 1,):
+            raise ShapeError(f"values['xi'] must have {size - 1} offsets in its last axis, got shape {tuple(xi.shape)}")
+        u = interval_to_unconstrained(t, lower, upper)
+        return jnp.concatenate([u[..., None], xi], axis=-1)
+
+    def default(key, count):
+        t = _uniform_t(key, count, subspace.basis.dtype)
+        return {"t": t, "xi": jnp.zeros((count, size - 1), subspace.basis.dtype)}
+
+    return _assemble(
+        space="tunnel",
+        core_names=("t_unconstrained",) + tuple(f"xi_{i + 1}" for i in range(size - 1)),
+        core_log_prior=log_prior,
+        core_to_parameters=lambda core: subspace.to_parameters(phi(core)),
+        core_coordinates=phi,
+        core_constrain=constrain,
+        core_unconstrain=unconstrain,
+        predict=predict,
+        x=x,
+        y=y,
+        likelihood=likelihood,
+        temperature=temperature,
+        settings={
+            "t_prior": t_prior,
+            "xi_scale": xi_scale,
+            "tube_scale": tunnel.tube_scale,
+            "frame": tunnel.frame.kind,
+            "t_lower": lower,
+            "t_upper": upper,
+        },
+        default_core_values=default,
+    )
+
+
+def line_posterior(
+    subspace: Subspace,
+    curve: Curve,
+    predict: Callable,
+    x,
+    y,
+    *,
+    likelihood: Likelihood | str | None = None,
+    temperature: float = 1.0,
+    t_prior: str = "arc_length",
+    lower: float = DEFAULT_LOWER,
+    upper: float = DEFAULT_UPPER,
+    speed_tolerance: float = 1e-3,
+) -> Posterior:
+    """The posterior over the position t ∈ (lower, upper) on the curve alone, φ = c(t)
+    (``curve`` in φ coordinates); t prior as for the tunnel ("jacobian" = "arc_length")."""
+    _check_t_prior(t_prior)
+    if not upper > lower:
+        raise ConfigError(f"the t range needs lower < upper, got [{lower}, {upper}]")
+    if curve.dim != subspace.dimension:
+        raise ShapeError(f"the curve has {curve.dim} coordinates, the subspace {subspace.dimension}")
+    check_speed(curve, lower, upper, DEFAULT_POINTS, speed_tolerance)
+    length = speed_on_interval(curve, lower, upper)
+    arc = _t_factor("arc_length" if t_prior == "jacobian" else t_prior, curve, length, lower, upper)
+
+    def t_of(core):
+        return interval_from_unconstrained(core[..., 0], lower, upper)
+
+    def log_prior(core):
+        return interval_log_jacobian(core[..., 0], lower, upper) + arc(t_of(core))
+
+    def phi(core):
+        return evaluate(curve, t_of(core))
+
+    def unconstrain(values):
+        t = jnp.asarray(values["t"], subspace.basis.dtype)
+        return interval_to_unconstrained(t, lower, upper)[..., None]
+
+    return _assemble(
+        space="line",
+        core_names=("t_unconstrained",),
+        core_log_prior=log_prior,
+        core_to_parameters=lambda core: subspace.to_parameters(phi(core)),
+        core_coordinates=phi,
+        core_constrain=lambda core: {"t": t_of(core), "phi": phi(core)},
+        core_unconstrain=unconstrain,
+        predict=predict,
+        x=x,
+        y=y,
+        likelihood=likelihood,
+        temperature=temperature,
+        settings={"t_prior": t_prior, "t_lower": lower, "t_upper": upper},
+        default_core_values=lambda key, count: {"t": _uniform_t(key, count, subspace.basis.dtype)},
+    )
+
+
+def full_posterior(
+    dimension: int,
+    predict: Callable,
+    x,
+    y,
+    *,
+    likelihood: Likelihood | str | None = None,
+    temperature: float = 1.0,
+    prior_scale: float = 1.0,
+    initial_points=None,
+) -> Posterior:
+    """The posterior over all n = ``dimension`` weights, θ ~ N(0, ``prior_scale``² I).
+
+    ``initial_points`` (m, n), e.g. a deep ensemble, are the default starting points (chain i
+    starts at point i mod m).
+    """
+    prior_scale = _check_positive("prior_scale", prior_scale)
+    if not isinstance(dimension, int | np.integer) or dimension < 1:
+        raise ConfigError(f"the full space needs the number of parameters n >= 1, got {dimension!r}")
+    dimension = int(dimension)
+    points = None
+    if initial_points is not None:
+        points = jnp.asarray(initial_points)
+        if points.ndim == 1:
+            points = points[None]
+        if points.shape[-1] != dimension:
+            raise ShapeError(f"initial points have shape {tuple(points.shape)}; expected (m, {dimension})")
+
+    default = None
+    if points is not None:
+
+        def default(key, count):
+            return {"theta": points[jnp.arange(count) % points.shape[0]]}
+
+    return _assemble(
+        space="full",
+        core_names=tuple(f"theta_{i + 1}" for i in range(dimension)),
+        core_log_prior=lambda theta: _log_normal(theta, prior_scale),
+        core_to_parameters=lambda theta: theta,
+        core_coordinates=lambda theta: theta,
+        core_constrain=lambda theta: {"theta": theta},
+        core_unconstrain=lambda values: jnp.asarray(values["theta"]),
+        predict=predict,
+        x=x,
+        y=y,
+        likelihood=likelihood,
+        temperature=temperature,
+        settings={"prior_scale": prior_scale},
+        default_core_values=default,
+    )
+
+
+def make_posterior(
+    space: str,
+    predict: Callable,
+    x,
+    y,
+    *,
+    subspace: Subspace | None = None,
+    tunnel: TunnelMap | None = None,
+    curve: Curve | None = None,
+    dimension: int | None = None,
+    **options,
+) -> Posterior:
+    """The posterior of ``space`` ("volume", "tunnel", "line", "full") with its pieces:
+    ``subspace`` (volume, tunnel, line), ``tunnel`` (tunnel), ``curve`` in φ coordinates (line;
+    taken from ``tunnel`` when omitted), ``dimension`` (full). Other options go to the space's
+    constructor (``likelihood``, ``temperature``, ``prior_scale``, ``t_prior``, ...)."""
+    if space not in SPACES:
+        raise UnknownNameError("posterior space", space, SPACES)
+
+    def need(name, value):
+        if value is None:
+            raise ConfigError(f"the {space!r} space needs {name}")
+        return value
+
+    if space == "volume":
+        return volume_posterior(
+            need("a subspace", subspace), predict, x, y, curve=curve or (tunnel.curve if tunnel else None), **options
+        )
+    if space == "tunnel":
+        return tunnel_posterior(need("a subspace", subspace), need("a tunnel map", tunnel), predict, x, y, **options)
+    if space == "line":
+        line_curve = curve if curve is not None else (tunnel.curve if tunnel is not None else None)
+        if tunnel is not None:
+            options.setdefault("lower", tunnel.lower)
+            options.setdefault("upper", tunnel.upper)
+        return line_posterior(need("a subspace", subspace), need("a curve (or tunnel)", line_curve), predict, x, y, **options)
+    if dimension is None and subspace is not None:
+        dimension = subspace.ambient_dimension
+    return full_posterior(need("the number of parameters (dimension)", dimension), predict, x, y, **options)
