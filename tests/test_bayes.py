@@ -275,6 +275,18 @@ def test_sampler_recovers_mean_and_covariance_and_excludes_a_failed_chain(settin
     assert diagnostics["rhat_max"] < 1.05 and np.isfinite(diagnostics["ess_tail_min"])
 
 
+def test_chains_do_not_depend_on_how_they_are_batched():
+    """Chain i uses fold_in(key, i): vectorised and sequential runs give the same draws."""
+
+    def log_density(z):
+        return -0.5 * jnp.sum((z - 1.0) ** 2)
+
+    options = dict(sampler="rwm", num_chains=3, num_warmup=100, num_draws=50)
+    vectorized = sample(jax.random.key(0), log_density, jnp.zeros((3, 2)), **options)
+    sequential = sample(jax.random.key(0), log_density, jnp.zeros((3, 2)), chain_method="sequential", **options)
+    np.testing.assert_array_equal(vectorized.positions, sequential.positions)
+
+
 def test_one_dimensional_targets_are_padded_for_mclmc():
     """MCLMC needs two dimensions: a 1-D target gets an independent N(0, 1) coordinate (which
     leaves the marginal of the first coordinate unchanged), dropped from the draws."""

@@ -211,8 +211,8 @@ def test_frenet_rotates_about_the_tangent_on_a_twisted_curve():
 
 def test_transported_frame_cuts_every_45_minus_epsilon_degrees():
     with jax.enable_x64(True):
-        curve = random_curve(4, 3)
-        table = transported_table(curve, 25.0, points=4097)
+        curve = random_curve(3, 3)
+        table = transported_table(curve, 25.0)
         cut_tangents = np.asarray(table.tangents)[np.asarray(table.cuts)]
         angles = np.degrees(np.arccos(np.clip(np.sum(cut_tangents[1:] * cut_tangents[:-1], axis=1), -1, 1)))
         assert len(angles) >= 3
@@ -220,7 +220,7 @@ def test_transported_frame_cuts_every_45_minus_epsilon_degrees():
             np.max(np.arccos(np.clip(np.sum(np.asarray(table.tangents)[1:] * np.asarray(table.tangents)[:-1], 1), -1, 1)))
         )
         assert np.all(angles > 20.0) and np.all(angles <= 20.0 + step_turn + 1e-9)
-        finer = transported_table(curve, 35.0, points=4097)
+        finer = transported_table(curve, 35.0)
         assert int(finer.cuts.sum()) > int(table.cuts.sum())
         with pytest.raises(ConfigError):
             transported_table(curve, 50.0)
@@ -233,15 +233,15 @@ def test_transported_frame_cuts_every_45_minus_epsilon_degrees():
 def test_tunnel_at_zero_offset_is_the_curve():
     with jax.enable_x64(True):
         rng = np.random.default_rng(6)
-        curve = bezier(jnp.asarray(rng.normal(size=(5, 30))))  # K = 4 in R^30
+        curve = bezier(jnp.asarray(rng.normal(size=(4, 30))))  # K = 3 in R^30
         subspace, tunnel = tunnel_from_curve(curve, tube_scale=0.1)
         t = jnp.asarray(T_VALUES)
-        coordinates = jnp.concatenate([t[:, None], jnp.zeros((t.shape[0], 3))], axis=1)
+        coordinates = jnp.concatenate([t[:, None], jnp.zeros((t.shape[0], 2))], axis=1)
         phi = tunnel_point(tunnel, coordinates)
         np.testing.assert_allclose(phi, evaluate(tunnel.curve, t), atol=1e-12)
         np.testing.assert_allclose(subspace.to_parameters(phi), evaluate(curve, t), atol=1e-10)
         # offsets move across the curve by tube_scale · ξ
-        offsets = jnp.asarray(rng.normal(size=(t.shape[0], 3)))
+        offsets = jnp.asarray(rng.normal(size=(t.shape[0], 2)))
         moved = tunnel_point(tunnel, jnp.concatenate([t[:, None], offsets], axis=1)) - phi
         np.testing.assert_allclose(jnp.linalg.norm(moved, axis=1), 0.1 * jnp.linalg.norm(offsets, axis=1), atol=1e-12)
         np.testing.assert_allclose(jnp.sum(moved * tunnel.frame(t).tangent, axis=1), 0, atol=1e-12)
@@ -282,3 +282,20 @@ def test_tunnel_errors():
         tunnel_map(curve, tube_scale=0.0)
     with pytest.raises(ShapeError):
         tunnel_point(tunnel_map(curve), jnp.zeros(2))
+
+
+def test_frame_figure_helper_draws_on_given_axes():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from landform.subspace.plots import plot_frame, s_curve, twisted_curve
+
+    figure = plt.figure()
+    flat, solid = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2, projection="3d")
+    plot_frame(flat, s_curve(), "frenet", arrows=4)
+    plot_frame(solid, twisted_curve(), "frenet", arrows=4)
+    assert len(flat.collections) == 2 and len(solid.collections) == 3  # tangent + normals
+    with pytest.raises(UnknownNameError):
+        plot_frame(flat, s_curve(), "bishop")
+    plt.close(figure)
