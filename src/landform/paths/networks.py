@@ -17,7 +17,6 @@ used on CPU for models containing convolutions). ``loop="auto"`` chooses between
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -25,13 +24,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landform.data.base import Split
-from landform.errors import ConfigError, DataError
+from landform import loops
+from landform.errors import ConfigError
 from landform.flat import ravel
 from landform.losses import Loss, correct
 from landform.models.base import Model
 from landform.paths.curves import Curve, check_dimension, evaluate
 from landform.paths.symmetry import Reparametrisation, ascending_biases
+from landform.train.evaluate import Chunks, to_chunks  # noqa: F401 - re-exported for paths.training
 
 PyTree = Any
 LOOP_MODES = ("auto", "scan", "python")
@@ -87,12 +87,16 @@ def network_parameters(curve_model: CurveModel, curve: Curve, t) -> jax.Array:
     return thetas
 
 
-def has_convolution(curve_model: CurveModel, x) -> bool:
-    """Whether the model's computation on inputs shaped like ``x`` contains a convolution."""
+def _traced(curve_model: CurveModel, x) -> tuple:
+    """The network of ``curve_model`` and abstract arguments shaped like one example of ``x``."""
     example = jax.ShapeDtypeStruct((1, *np.shape(x)[1:]), jnp.asarray(x[:1]).dtype)
     theta = jax.ShapeDtypeStruct((curve_model.dim,), jnp.float32)
-    jaxpr = jax.make_jaxpr(lambda th, xs: curve_model.model.apply(curve_model.unravel(th), xs))(theta, example)
-    return "conv_general_dilated" in str(jaxpr)
+    return (lambda th, xs: curve_model.model.apply(curve_model.unravel(th), xs)), theta, example
+
+
+def has_convolution(curve_model: CurveModel, x) -> bool:
+    """Whether the model's computation on inputs shaped like ``x`` contains a convolution."""
+    return loops.has_convolution(*_traced(curve_model, x))
 
 
 def resolve_loop(loop: str, curve_model: CurveModel, x) -> str:
@@ -102,9 +106,7 @@ def resolve_loop(loop: str, curve_model: CurveModel, x) -> str:
         raise ConfigError(f"loop must be one of {LOOP_MODES}, got {loop!r}")
     if loop != "auto":
         return loop
-    if jax.default_backend() == "cpu" and has_convolution(curve_model, x):
-        return "python"
-    return "scan"
+    return "python" if loops.python_loops(*_traced(curve_model, x)) else "scan"
 
 
 def network_losses(curve_model: CurveModel, loss: Loss, thetas: jax.Array, x, y, loop: str = "scan") -> jax.Array:
@@ -129,36 +131,6 @@ def network_losses(curve_model: CurveModel, loss: Loss, thetas: jax.Array, x, y,
 
 # ---------------------------------------------------------------------------------------------
 # whole splits
-
-
-class Chunks(NamedTuple):
-    """A split padded to whole chunks: x (C, size, ...), y (C, size, ...), mask (C, size)."""
-
-    x: jax.Array
-    y: jax.Array
-    mask: jax.Array
-    count: int
-
-
-def to_chunks(split: Split, chunk_size: int) -> Chunks:
-    """Pad ``split`` (repeating its first example) to whole chunks of ``chunk_size``."""
-    n = len(split)
-    if n == 0:
-        raise DataError("cannot evaluate on an empty split; give at least one example")
-    size = min(chunk_size, n)
-    chunks = math.ceil(n / size)
-    pad = chunks * size - n
-    x, y = np.asarray(split.x), np.asarray(split.y)
-    if pad:
-        x = np.concatenate([x, np.repeat(x[:1], pad, axis=0)])
-        y = np.concatenate([y, np.repeat(y[:1], pad, axis=0)])
-    mask = np.arange(chunks * size) < n
-    return Chunks(
-        jnp.asarray(x).reshape(chunks, size, *x.shape[1:]),
-        jnp.asarray(y).reshape(chunks, size, *y.shape[1:]),
-        jnp.asarray(mask).reshape(chunks, size),
-        n,
-    )
 
 
 def make_split_evaluator(curve_model: CurveModel, loss: Loss, loop: str) -> Callable[[jax.Array, Chunks], tuple]:
