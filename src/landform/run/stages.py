@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from landform.run.store import input_hash
+from landform.run.store import RunFolder, input_hash
 
 DONE = "_stage.json"
 
@@ -97,3 +97,13 @@ def clean_temporaries(cache: str | os.PathLike) -> int:
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
+
+
+def open_run(folder: str | os.PathLike, config: Any, cache: str | os.PathLike | None = None) -> tuple[RunFolder, Path]:
+    """Start (or resume) a study run: its folder with ``config.json`` written, and its stage
+    cache (default ``<folder>/stages``) cleared of temporaries left by killed stages."""
+    run_folder = RunFolder(folder)
+    cache = Path(cache) if cache is not None else run_folder.path("stages")
+    clean_temporaries(cache)
+    run_folder.write_json("config.json", config)
+    return run_folder, cache

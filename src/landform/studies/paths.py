@@ -45,7 +45,7 @@ from landform.paths import (
     make_curve_model,
 )
 from landform.run import Figure, RunFolder, write_report
-from landform.run.stages import StageResult, clean_temporaries, run_stage
+from landform.run.stages import StageResult, open_run, run_stage
 from landform.run.store import load_splits, save_splits
 from landform.studies.config import apply_overrides
 from landform.train import TrainConfig, fit
@@ -247,10 +247,7 @@ def run(
     progress: Any = True,
     log: Callable[[str], None] = print,
 ) -> Path:
-    run_folder = RunFolder(folder)
-    cache = Path(cache) if cache is not None else run_folder.path("stages")
-    clean_temporaries(cache)
-    run_folder.write_json("config.json", config.model_dump())
+    run_folder, cache = open_run(folder, config.model_dump(), cache)
     settings = config.settings()
     trained = []
     for index, setting in enumerate(settings):

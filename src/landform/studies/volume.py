@@ -47,7 +47,7 @@ from landform.losses import check_compatible, get_loss
 from landform.models import build
 from landform.run import Figure, RunFolder, write_report
 from landform.views.figures import log_ticks
-from landform.run.stages import StageResult, clean_temporaries, run_stage
+from landform.run.stages import StageResult, open_run, run_stage
 from landform.run.store import load_splits, save_splits
 from landform.train import TrainConfig, fit, load_trained, save_trained
 from landform.volume import (
@@ -286,10 +286,7 @@ def run(
     ``cache`` is the folder of cached stages (default ``<folder>/stages``); runs of a sweep share
     one, so that runs differing only in later settings reuse earlier stages.
     """
-    run_folder = RunFolder(folder)
-    cache = Path(cache) if cache is not None else run_folder.path("stages")
-    clean_temporaries(cache)
-    run_folder.write_json("config.json", config.model_dump())
+    run_folder, cache = open_run(folder, config.model_dump(), cache)
     loss = get_loss(config.loss)
     minima: list[dict] = []
 
