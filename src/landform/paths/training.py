@@ -295,22 +295,6 @@ def make_curve_trainer(
 ) -> CurveTrainer:
     """Check the arguments and build the :class:`CurveTrainer` that :func:`fit_curve` drives
     (arguments as for :func:`fit_curve`). Nothing is compiled until it is first called.
-
-    Args:
-        model: the network (a :class:`landform.models.Model`); for regression usually
-            ``with_learned_sigma(model)``.
-        train: the training split.
-        config: a :class:`CurveTrainConfig` (or a dictionary of its fields).
-        validation: the split for the fixed-grid validation and best-curve selection
-            (the training split when omitted).
-        ends: two flat vectors (θ_0, θ_K) that stay fixed (mode connectivity); only the
-            interior control points are trained.
-        initial_control_points: (K+1, n) starting control points instead of
-            :func:`init_control_points` (with ``ends``, their first and last rows are replaced
-            by the ends).
-        optimizer: any optax optimiser, used instead of the one ``config`` describes.
-        key: randomness (initialisation ``fold_in(key, 0)``, values of t ``fold_in(key, 1)``,
-            minibatch order ``fold_in(key, 2)``); default ``jax.random.key(config.seed)``.
     """
     config = CurveTrainConfig() if config is None else config
     if not isinstance(config, CurveTrainConfig):

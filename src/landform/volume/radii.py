@@ -865,28 +865,12 @@ def exit_radii(
                 history[j].append((out.record_x[sel] - log_exit[out.record_slot[sel]], out.record_e[sel]))
 
     # back to the caller's order of sizes
-    radii, lower, upper, status = (a[:, q_of, :] for a in (radii, lower, upper, status))
     settings = RadiusSettings(
         "search", metric, float(tolerance), float(max_radius), float(initial_radius), chunk, int(max_iterations), None, int(verify)
     )
-    return ExitRadii(
-        radii=radii,
-        sphere_radii=radii * scale[:, None, None],
-        lower=lower,
-        upper=upper,
-        status=status,
-        censored=status == CENSORED,
-        evaluations=evaluations,
-        example_evaluations=example_evaluations,
-        center_values=centers[q_of],
-        outside_by=outside_by[q_of],
-        indices=indices,
-        sizes=sizes,
-        thresholds=tuple(float(t) for t in thresholds),
-        dimension=directions.dimension,
-        log_jacobian=directions.log_jacobian,
-        iterations=iterations,
-        settings=settings,
+    return _assemble(
+        directions, scale, q_of, (radii, lower, upper, status), evaluations, example_evaluations,
+        centers, outside_by, indices, sizes, thresholds, iterations, settings,
     )
 
 
@@ -973,8 +957,17 @@ def grid_radii(
     out_mask = np.broadcast_to(outside_by[None] > 0, status.shape)
     status[out_mask] = OUTSIDE
     radii, lower, upper = (np.where(out_mask, 0.0, a) for a in (radii, lower, upper))
-    radii, lower, upper, status = (a[:, q_of, :] for a in (radii, lower, upper, status))
     settings = RadiusSettings("grid", metric, float("nan"), float(grid[-1]), float("nan"), chunk, 0, tuple(grid.tolist()))
+    return _assemble(
+        directions, scale, q_of, (radii, lower, upper, status), evaluations, example_evaluations,
+        centers, outside_by, indices, sizes, thresholds, 0, settings,
+    )
+
+
+def _assemble(directions, scale, q_of, per_ray, evaluations, example_evaluations, centers, outside_by, indices, sizes, thresholds, iterations, settings) -> ExitRadii:
+    """The result of either protocol: (K, Q, T) arrays put back in the order of ``sizes``, with
+    the radii on the unit sphere and the censored mask derived from them."""
+    radii, lower, upper, status = (a[:, q_of, :] for a in per_ray)
     return ExitRadii(
         radii=radii,
         sphere_radii=radii * scale[:, None, None],
@@ -991,6 +984,6 @@ def grid_radii(
         thresholds=tuple(float(t) for t in thresholds),
         dimension=directions.dimension,
         log_jacobian=directions.log_jacobian,
-        iterations=0,
+        iterations=iterations,
         settings=settings,
     )
