@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from scipy.special import logsumexp
 
 from landform.bayes import (
     SamplerSettings,

@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from landform.cli import app
 from landform.studies import load_config
-from landform.studies.demo import VOLUME_SETTINGS
+from landform.studies.demo import TUNNEL_SETTINGS, VOLUME_SETTINGS
 
 runner = CliRunner()
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -64,6 +65,13 @@ def test_demo_settings_match_the_config_file():
     assert config.model_dump() == load_config_from(VOLUME_SETTINGS).model_dump()
 
 
+def test_demo_tunnel_settings_match_the_showcase_config():
+    from landform.studies.tunnels import Config
+
+    _, config = load_config(CONFIGS / "tunnels" / "showcase.yaml", "quick", ["posterior.spaces=[tunnel, volume]"])
+    assert config.model_dump() == Config.model_validate(TUNNEL_SETTINGS).model_dump()
+
+
 def load_config_from(settings):
     from landform.studies.volume import Config
 
@@ -76,6 +84,12 @@ def test_demo_writes_a_report_with_figures(tmp_path):
     assert result.exit_code == 0, result.output
     report = tmp_path / "demo" / "report.html"
     html = report.read_text()
-    for name in ("A_fixed_landscape", "B_across_landscapes", "decision_regions"):
+    for name in ("A_fixed_landscape", "B_across_landscapes", "decision_regions", "predictive_with_draws", "coverage"):
         assert f'data-name="{name}"' in html
-    assert html.count("data:image/png;base64,") >= 4
+    assert html.count("data:image/png;base64,") >= 6
+    assert "tunnel against volume coordinates" in html
+    import pandas as pd
+
+    posteriors = pd.read_parquet(tmp_path / "demo" / "tunnels" / "tables" / "posteriors.parquet")
+    assert sorted(posteriors.space) == ["tunnel", "volume"]
+    assert np.isfinite(posteriors.test_lppd).all() and (posteriors.chains_failed == 0).all()

@@ -238,22 +238,6 @@ def test_of_many_processes_claiming_at_once_exactly_one_wins(tmp_path):
     assert outcomes.count("won") == 1, outcomes
 
 
-def test_only_temporaries_of_gone_processes_count_as_stale(tmp_path):
-    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout)
-    cases = {
-        f".train-abc.{os.getpid()}.1a2b3c4d.tmp": False,  # this live process
-        f".train-abc.{gone}.1a2b3c4d.tmp": True,
-        f".train-abc.{gone}@{locks.hostname()}.1a2b3c4d.tmp": True,
-        f".train-abc.{gone}@another.host.org.1a2b3c4d.tmp": False,  # cannot tell from here ...
-    }
-    for name, stale in cases.items():
-        (tmp_path / name).mkdir()
-        assert locks.stale_temporary(tmp_path / name) is stale, name
-    old = time.time() - 2 * 86400
-    os.utime(tmp_path / f".train-abc.{gone}@another.host.org.1a2b3c4d.tmp", (old, old))
-    assert locks.stale_temporary(tmp_path / f".train-abc.{gone}@another.host.org.1a2b3c4d.tmp")  # ... unless it is old
-
-
 def test_private_stage_folders_link_to_and_publish_into_the_shared_cache(tmp_path):
     from landform.run.stages import DONE
     from landform.run.sweep import link_cached_stages, publish_stages
@@ -277,6 +261,60 @@ def test_private_stage_folders_link_to_and_publish_into_the_shared_cache(tmp_pat
     shutil.rmtree(cache / "train-aaa")
     link_cached_stages(cache, local)
     assert not (local / "train-aaa").is_symlink()
+
+
+class _CachingStudy:
+    """A study whose run computes one stage into the cache it is given (default <folder>/stages)."""
+
+    def __init__(self):
+        self.caches: list[Path] = []
+
+    def run(self, config, folder, *, cache=None, progress=True, log=print):
+        from landform.run.stages import open_run, run_stage
+
+        _, cache = open_run(folder, {"x": config.x}, cache)
+        self.caches.append(cache)
+        run_stage(cache, "train", {"x": config.x}, lambda stage: (stage / "out.txt").write_text("trained"))
+        return Path(folder) / "report.html"
+
+
+def _run_with_cache(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import landform.studies
+    from landform.run.sweep import run_config
+
+    study = _CachingStudy()
+    monkeypatch.setattr(landform.studies, "get_study", lambda name: study)
+    cache = tmp_path / "cache"
+    run_config(SimpleNamespace(study="fake", x=1), tmp_path / "run", cache=cache, progress=False, log=lambda m: None)
+    return study, cache
+
+
+def test_a_shared_cache_is_passed_directly_to_the_study(tmp_path, monkeypatch):
+    from landform.run import stages
+    from landform.run.sweep import shared_cache_safe
+
+    assert stages.SHARED_CACHE_SAFE and shared_cache_safe()
+    study, cache = _run_with_cache(tmp_path, monkeypatch)
+    assert study.caches == [cache]
+    (stage,) = cache.iterdir()
+    assert stage.name.startswith("train-") and (stage / DONE).exists() and not stage.is_symlink()
+    assert not (tmp_path / "run" / "stages").exists()  # no private stage folder
+
+
+def test_without_the_promise_a_run_gets_a_private_stage_folder_published_to_the_cache(tmp_path, monkeypatch):
+    from landform.run import stages
+    from landform.run.sweep import shared_cache_safe
+
+    monkeypatch.setattr(stages, "SHARED_CACHE_SAFE", False)
+    assert not shared_cache_safe()
+    study, cache = _run_with_cache(tmp_path, monkeypatch)
+    local = tmp_path / "run" / "stages"
+    assert study.caches == [local]
+    (stage,) = cache.iterdir()
+    assert (stage / DONE).exists() and not stage.is_symlink()  # moved into the shared cache ...
+    assert (local / stage.name).is_symlink() and (local / stage.name / "out.txt").read_text() == "trained"  # ... and linked back
 
 
 # ============================================================================ end to end
@@ -595,3 +633,18 @@ def test_analyse_commands_read_tables_and_write_results(tmp_path):
     assert (tmp_path / "analysis" / "tables" / "across_landscapes.csv").is_file()
     result = runner.invoke(app, ["analyse", "select", str(samples), "--selection", "nothing"])
     assert result.exit_code == 2 and "nothing" in result.output
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs" / "sweeps").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_sweep_file_expands_to_valid_runs(path, tmp_path):
+    sweep = load_sweep(path, tmp_path / "sweep")
+    assert len(sweep.runs) > 1
+    assert len({run.id for run in sweep.runs}) == len(sweep.runs)
+
+
+def test_seeds_of_a_study_with_a_list_of_seeds_give_one_run_each(tmp_path):
+    path = Path(__file__).resolve().parents[1] / "configs" / "sweeps" / "tunnel_posteriors.yaml"
+    sweep = load_sweep(path, tmp_path / "sweep")
+    seeds = sorted({tuple(run.config.seeds) for run in sweep.runs})
+    assert seeds == [(10,), (11,), (12,)]
+    assert len(sweep.runs) == 3 * 2 * 3

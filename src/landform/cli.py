@@ -92,7 +92,7 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's run (tables, figures, report).")] = Path("runs/demo"),
     quick: Annotated[bool, typer.Option(help="An even smaller demo (for tests).")] = False,
 ) -> None:
-    """Run the demonstration: train minima on nested data and report their landscapes."""
+    """Run the demonstration: minima volumes on nested data, and a loss tunnel sampled in tunnel and volume coordinates."""
     from landform.studies.demo import run_demo
 
     report = run_demo(out, quick=quick, progress=True, log=console.print)

@@ -54,12 +54,18 @@ def _map_draws(fn, positions, batch_size: int):
     leading = positions.shape[:-1]
     flat = positions.reshape(-1, positions.shape[-1])
     out = jax.lax.map(fn, flat, batch_size=min(batch_size, flat.shape[0]))
-    return out.reshape(leading + out.shape[1:])
+    return jax.tree_util.tree_map(lambda leaf: leaf.reshape(leading + leaf.shape[1:]), out)
 
 
 @partial(jax.jit, static_argnums=(0, 4))
 def _pointwise(posterior, draws, x, y, batch_size):
     return _map_draws(lambda z: posterior.pointwise_log_likelihood(z, x, y), draws, batch_size)
+
+
+@partial(jax.jit, static_argnums=(0, 4))
+def _score(posterior, draws, x, y, batch_size):
+    """Per draw: (log p(y_i | x_i, θ) per example, predictive mean or probabilities)."""
+    return _map_draws(lambda z: (posterior.pointwise_log_likelihood(z, x, y), posterior.predict(z, x)), draws, batch_size)
 
 
 @partial(jax.jit, static_argnums=(0, 3))
@@ -119,18 +125,33 @@ def accuracy(probabilities, y) -> float:
     return float(np.mean(np.argmax(probabilities, axis=-1) == labels))
 
 
-def predictive_metrics(posterior, result: SamplingResult, x, y, *, batch_size: int = 64, prefix: str = "") -> dict[str, float]:
-    """LPPD per point and RMSE (Gaussian) or accuracy (categorical) of the valid chains'
-    draws on (x, y); keys are prefixed with ``prefix`` (e.g. "test_")."""
-    positions = result.positions[chains_of(result)]
-    draws = positions.reshape(-1, positions.shape[-1])
-    out = {f"{prefix}lppd": lppd(pointwise_log_likelihood(posterior, draws, x, y, batch_size=batch_size))}
-    mean = np.mean(predictions(posterior, draws, x, batch_size=batch_size), axis=0)
-    if posterior.likelihood.kind == "categorical":
+def scores(posterior, positions, x, y, *, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example log-likelihoods (..., N) and predictions (..., N, d or C) of every draw in
+    ``positions`` (..., d), from one forward pass per draw (one compiled program)."""
+    positions = np.asarray(positions)
+    flat = jnp.asarray(positions.reshape(-1, positions.shape[-1]))
+    values, predicted = _score(posterior, flat, jnp.asarray(x), jnp.asarray(y), batch_size)
+    leading = positions.shape[:-1]
+    return np.asarray(values).reshape(leading + values.shape[1:]), np.asarray(predicted).reshape(leading + predicted.shape[1:])
+
+
+def _metrics(kind: str, log_likelihood, predicted, y, prefix: str) -> dict[str, float]:
+    draws = np.asarray(predicted).reshape((-1,) + np.asarray(predicted).shape[-2:])
+    mean = np.mean(draws, axis=0)
+    out = {f"{prefix}lppd": lppd(np.asarray(log_likelihood).reshape(draws.shape[0], -1))}
+    if kind == "categorical":
         out[f"{prefix}accuracy"] = accuracy(mean, y)
     else:
         out[f"{prefix}rmse"] = rmse(mean, y)
     return out
+
+
+def predictive_metrics(posterior, result: SamplingResult, x, y, *, batch_size: int = 64, prefix: str = "") -> dict[str, float]:
+    """LPPD per point and RMSE (Gaussian) or accuracy (categorical) of the valid chains'
+    draws on (x, y); keys are prefixed with ``prefix`` (e.g. "test_")."""
+    positions = result.positions[chains_of(result)]
+    values, predicted = scores(posterior, positions, x, y, batch_size=batch_size)
+    return _metrics(posterior.likelihood.kind, values, predicted, y, prefix)
 
 
 def relative_efficiency(log_likelihood) -> float:
@@ -259,15 +280,23 @@ def evaluate_run(
     diagnostics = convergence(coordinate_draws(posterior, result))
     row.update(diagnostics)
     row.update(efficiency(result, diagnostics["ess_bulk_min"]))
-    if test is not None:
-        row.update(predictive_metrics(posterior, result, *test, batch_size=batch_size, prefix="test_"))
-    if validation is not None:
-        row.update(predictive_metrics(posterior, result, *validation, batch_size=batch_size, prefix="validation_"))
-    if train is not None:
+    # every split in one pass (one compiled program), then cut apart
+    parts = [(name, data) for name, data in (("test", test), ("validation", validation), ("train", train)) if data is not None]
+    if parts:
         positions = result.positions[chains_of(result)]
-        values = loo(pointwise_log_likelihood(posterior, positions, *train, batch_size=batch_size))
-        values.pop("loo_pointwise")
-        row.update({f"train_{k}": v for k, v in values.items()})
+        xs = [np.asarray(x) for _, (x, _) in parts]
+        ys = [np.asarray(y) for _, (_, y) in parts]
+        values, predicted = scores(posterior, positions, np.concatenate(xs), np.concatenate(ys), batch_size=batch_size)
+        start = 0
+        for (name, _), y in zip(parts, ys):
+            stop = start + len(y)
+            if name == "train":
+                out = loo(values[..., start:stop])
+                out.pop("loo_pointwise")
+                row.update({f"train_{k}": v for k, v in out.items()})
+            else:
+                row.update(_metrics(posterior.likelihood.kind, values[..., start:stop], predicted[..., start:stop, :], y, f"{name}_"))
+            start = stop
     return row
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import socket
 import threading
 import time
@@ -288,31 +287,3 @@ def claim_status(path: str | os.PathLike, *, stale_after: float = STALE_SECONDS)
     if why is None:
         return ("live", owner, None) if path.exists() else ("free", None, None)
     return "stale", owner, why
-
-
-_TEMPORARY = re.compile(r"\.(?P<pid>\d+)(?:@(?P<host>[^/]+?))?\.(?P<random>[0-9a-f]+)\.tmp$")
-
-
-def stale_temporary(path: str | os.PathLike, *, older_than: float = 86400.0) -> bool:
-    """Whether a stage's temporary folder was left by a process that is gone (safe to remove).
-
-    For cleaning a stage cache that several processes share. The temporary's name ends in
-    ``.<pid>.<random>.tmp`` or ``.<pid>@<host>.<random>.tmp``: it is stale when its process ran
-    on this host (or names no host) and is gone, or when it is older than ``older_than``
-    seconds (a process on another host, whose liveness cannot be seen from here). Removing a
-    live one would break another run's stage mid-way.
-    """
-    path = Path(path)
-    match = _TEMPORARY.search(path.name)
-    try:
-        age = time.time() - path.stat().st_mtime
-    except OSError:
-        return False
-    if age > older_than:
-        return True
-    if match is None:
-        return False
-    host = match.group("host")
-    if host is not None and host != hostname():
-        return False
-    return not pid_alive(int(match.group("pid")))

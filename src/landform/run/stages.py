@@ -8,14 +8,28 @@ hash of the stage's inputs (its configuration and the keys of the stages it read
 - the folder is written under a temporary name and renamed only when the stage has finished,
   so a run killed at any moment (even SIGKILL) never leaves a half-written stage behind.
 
-Several runs may share one cache folder (a sweep over temperatures reuses each trained curve):
-if two processes finish the same stage, the first rename wins and the second copy is discarded.
+One cache folder may be shared by runs that work at the same time, in several processes and
+on several hosts (over a shared file system): a sweep over temperatures reuses each trained
+curve. What makes that safe:
+
+- a stage is written into a temporary folder named after its owner,
+  ``.<name>-<key>.<pid>@<host>.<random>.tmp``, that no other process writes to, and appears
+  under its final name ``<name>-<key>`` whole, by one rename; finished stages are never changed;
+- if two processes compute the same stage at once, the first rename wins, the second copy is
+  discarded, and both return the winner's folder;
+- :func:`clean_temporaries` (called when a run starts) removes only the temporaries of owners
+  that are gone: a process of this host that no longer exists, or, since a process on another
+  host cannot be checked from here, a temporary nothing was written to for a day
+  (:data:`FOREIGN_TEMPORARY_AGE`). So a run starting never deletes the half-written stage of a
+  run computing next to it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -23,9 +37,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from landform.run.locks import hostname, pid_alive
 from landform.run.store import RunFolder, input_hash
 
 DONE = "_stage.json"
+
+#: A promise to :func:`landform.run.sweep.run_config`: a cache folder may be passed directly to
+#: runs working at the same time in other processes (and hosts). Stages appear whole by one
+#: rename, two processes finishing the same stage both get the one that won, and
+#: :func:`clean_temporaries` removes only temporaries whose owner is gone, never a stage that
+#: another live process is still writing (see the module docstring).
+SHARED_CACHE_SAFE = True
+
+#: Seconds without a write after which a temporary whose owner cannot be checked from this host
+#: (it ran on another host, or its name names no owner) counts as abandoned.
+FOREIGN_TEMPORARY_AGE = 24 * 3600.0
+
+#: The owner part at the end of a temporary's name: ``.<pid>@<host>.<random>.tmp``.
+_OWNER = re.compile(r"\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9_-]+)\.(?P<random>[0-9a-f]+)\.tmp$")
 
 
 class StageResult(NamedTuple):
@@ -63,7 +92,7 @@ def run_stage(
             log(f"stage {name} ({key}): cached")
         return StageResult(name, key, final, True)
     cache.mkdir(parents=True, exist_ok=True)
-    temporary = cache / f".{name}-{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    temporary = cache / f".{name}-{key}.{os.getpid()}@{host_label()}.{uuid.uuid4().hex[:8]}.tmp"
     temporary.mkdir()
     started = time.perf_counter()
     if log:
@@ -88,20 +117,76 @@ def stage_summary(result: StageResult) -> Any:
     return json.loads((result.folder / DONE).read_text()).get("summary")
 
 
-def clean_temporaries(cache: str | os.PathLike) -> int:
-    """Remove folders left by stages that were killed mid-way; returns how many."""
+def host_label(host: str | None = None) -> str:
+    """This host's name (or ``host``) as it appears in a temporary's name: only letters, digits,
+    ``_`` and ``-`` (dots too become ``-``), at most 64 characters."""
+    label = re.sub(r"[^A-Za-z0-9_-]", "-", hostname() if host is None else host)[:64]
+    return label or "unknown"
+
+
+def temporary_owner(path: str | os.PathLike) -> tuple[int, str] | None:
+    """(pid, host label) of the process that writes the temporary ``path``; None if its name
+    does not say (a name of another form, e.g. written by an older version)."""
+    match = _OWNER.search(Path(path).name)
+    return (int(match.group("pid")), match.group("host")) if match else None
+
+
+def _last_write(path: Path) -> float | None:
+    """The newest modification time of ``path`` and everything under it; None if it is gone."""
+    try:
+        newest = path.lstat().st_mtime
+    except OSError:
+        return None
+    for root, folders, files in os.walk(path):
+        for entry in folders + files:
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.lstat(os.path.join(root, entry)).st_mtime)
+    return newest
+
+
+def abandoned(path: str | os.PathLike, *, older_than: float = FOREIGN_TEMPORARY_AGE) -> bool:
+    """Whether the stage temporary ``path`` was left by an owner that is gone (safe to remove).
+
+    A temporary of this host is abandoned when its process no longer exists (never one of this
+    process: another thread may be writing it). One of another host, or one whose name names no
+    owner, is abandoned when nothing under it was written for ``older_than`` seconds.
+    """
+    path = Path(path)
+    owner = temporary_owner(path)
+    if owner is not None and owner[1] == host_label():
+        pid = owner[0]
+        return pid != os.getpid() and not pid_alive(pid)
+    last = _last_write(path)
+    return last is not None and time.time() - last > older_than
+
+
+def clean_temporaries(cache: str | os.PathLike, *, older_than: float = FOREIGN_TEMPORARY_AGE) -> int:
+    """Remove the temporaries of stages whose process is gone (killed mid-way); returns how many.
+
+    Temporaries of live processes are kept, so this is safe on a cache that other runs use at
+    the same time; see :func:`abandoned` for the rule and ``older_than``.
+    """
     cache = Path(cache)
     removed = 0
-    if cache.exists():
-        for path in cache.glob(".*.tmp"):
+    if not cache.is_dir():
+        return 0
+    for path in cache.glob(".*.tmp"):
+        if not abandoned(path, older_than=older_than):
+            continue
+        if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if not os.path.lexists(path):
             removed += 1
     return removed
 
 
 def open_run(folder: str | os.PathLike, config: Any, cache: str | os.PathLike | None = None) -> tuple[RunFolder, Path]:
     """Start (or resume) a study run: its folder with ``config.json`` written, and its stage
-    cache (default ``<folder>/stages``) cleared of temporaries left by killed stages."""
+    cache (default ``<folder>/stages``, possibly shared with runs working at the same time)
+    cleared of the temporaries left by stages whose process is gone."""
     run_folder = RunFolder(folder)
     cache = Path(cache) if cache is not None else run_folder.path("stages")
     clean_temporaries(cache)

@@ -251,6 +251,8 @@ def _seed_fields(spec: SeedSpec, base: dict) -> list[str]:
     seeds = base.get("seeds")
     if isinstance(seeds, dict) and seeds:
         return [f"seeds.{key}" for key, value in seeds.items() if isinstance(value, (int, list))]
+    if isinstance(seeds, list):
+        return ["seeds"]  # a list of seeds (paths and tunnels studies): one per run
     if "seed" in base:
         return ["seed"]
     if isinstance(base.get("train"), dict) and "seed" in base["train"]:

@@ -19,6 +19,7 @@ from landform.studies.config import apply_overrides, read_config_file, resolve_v
 STUDIES: dict[str, str] = {
     "volume": "landform.studies.volume",
     "paths": "landform.studies.paths",
+    "tunnels": "landform.studies.tunnels",
 }
 
 

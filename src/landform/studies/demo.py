@@ -4,6 +4,10 @@
    ``configs/volume/swiss_roll_low_data.yaml`` — minima trained from one initialisation on
    nested two-spirals data, random rays from each, exit radii in every nested landscape,
    volumes, cutoffs; figures (A) and (B), plus the decision regions of the minima.
+2. Paths and ambient spaces (Dold et al. 2025): the quick variant of
+   ``configs/tunnels/showcase.yaml`` in tunnel and volume coordinates — a Bézier loss tunnel of
+   K = 10 on the toy regression file, MCLMC in both spaces at T = 10; the curve predictive with
+   posterior draws, and LPPD, RMSE, ESS and R-hat of tunnel against volume coordinates.
 
 The run folder holds each study's own run (with its cached stages, so a second ``landform demo``
 is fast) and one report, ``report.html``, that gathers the figures.
@@ -19,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from landform.run import Figure, RunFolder, write_report
-from landform.studies import volume
+from landform.studies import tunnels, volume
 
 # The quick variant of configs/volume/swiss_roll_low_data.yaml (tests check they agree).
 VOLUME_SETTINGS = {
@@ -38,6 +42,24 @@ VOLUME_SETTINGS = {
 # An even smaller run for the test suite.
 TINY_OVERRIDES = {"data": {"levels": [0, 80]}, "train": {"epochs": 300}, "volume": {"directions": 20}, "seeds": {"model": [0], "data": [0]}}
 
+# The quick variant of configs/tunnels/showcase.yaml with posterior.spaces = [tunnel, volume]
+# (tests check they agree).
+TUNNEL_SETTINGS = {
+    "study": "tunnels",
+    "name": "showcase",
+    "variant": "quick",
+    "description": "Showcase — toy file, K = 10, depth 3 width 16 ReLU, tunnel space, T = 10, MCLMC, 10 chains",
+    "data": {"dataset": "toy_file", "validation_fraction": 0.2},
+    "model": {"name": "mlp", "hidden": [16, 16, 16], "outputs": 1, "activation": "relu", "polynomial_features": 3},
+    "learned_sigma": 0.05,
+    "loss": "gaussian_nll_learned",
+    "curve": {"degree": 10, "samples_per_step": 20, "optimizer": "adam", "learning_rate": 0.005, "steps": 1500, "validate_every": 250},
+    "posterior": {"spaces": ["tunnel", "volume"], "temperatures": [10], "sigma": "sampled", "volume_prior_scale": 1.0, "t_prior": "arc_length", "xi_scale": 0.5, "tube_scale": 0.1},
+    "sampler": {"sampler": "mclmc", "num_chains": 4, "num_warmup": 500, "num_draws": 200, "thinning": 2},
+    "seeds": [10],
+}
+TUNNEL_TINY_OVERRIDES = {"curve": {"steps": 500}, "sampler": {"num_warmup": 200, "num_draws": 100}, "evaluation": {"loo": False}}
+
 
 def run_demo(
     out: str | Path = "runs/demo",
@@ -53,9 +75,10 @@ def run_demo(
     folder = RunFolder(out)
     settings = merge(VOLUME_SETTINGS, TINY_OVERRIDES) if quick else VOLUME_SETTINGS
     config = volume.Config.model_validate(settings)
-    folder.write_json("config.json", {"volume": config.model_dump()})
+    tunnel_config = tunnels.Config.model_validate(merge(TUNNEL_SETTINGS, TUNNEL_TINY_OVERRIDES) if quick else TUNNEL_SETTINGS)
+    folder.write_json("config.json", {"volume": config.model_dump(), "tunnels": tunnel_config.model_dump()})
 
-    log("[1/1] minima volume on nested two-spirals data")
+    log("[1/2] minima volume on nested two-spirals data")
     volume_report = volume.run(config, folder.path("volume"), progress=progress, log=log)
     volume_folder = volume_report.parent
     figures = [
@@ -75,19 +98,39 @@ def run_demo(
         .mean()
         .reset_index()
     )
+
+    log("[2/2] a loss tunnel on the toy regression, sampled in tunnel and volume coordinates")
+    tunnel_report = tunnels.run(tunnel_config, folder.path("tunnels"), progress=progress, log=log)
+    tunnel_folder = tunnel_report.parent
+    posteriors = pd.read_parquet(tunnel_folder / "tables" / "posteriors.parquet")
+    comparison = posteriors[[c for c in ("space", "temperature", "validation_lppd", "test_lppd", "test_rmse", "ess_bulk_min", "rhat_max", "ess_per_gradient_evaluation", "chains_failed") if c in posteriors.columns]]
+    for name, caption in (
+        ("predictive_with_draws", "The curve predictive: functions of networks along the trained tunnel (grey) and of posterior draws (blue, mean in red) in tunnel (left) and volume (right) coordinates, with the training (dots) and test (crosses) data."),
+        ("coverage", "Prior (grey) and posterior (red) draws in the first two subspace coordinates, with the trained curve: tunnel coordinates keep the posterior near the tunnel."),
+    ):
+        path = tunnel_folder / "figures" / f"{name}.png"
+        if path.exists():
+            figures.append(Figure(path, caption))
     seconds = time.perf_counter() - started
+    by_space = posteriors.set_index("space")
+    lppd = ", ".join(f"{space} {by_space.loc[space, 'test_lppd']:.3f}" for space in by_space.index if "test_lppd" in by_space and np.isfinite(by_space.loc[space, "test_lppd"]))
     report = write_report(
         folder.path("report.html"),
         title="landform demo",
         summary=(
-            f"Minima of a {int(table.parameters.iloc[0])}-parameter MLP trained on nested two-spirals data "
+            f"(1) Minima of a {int(table.parameters.iloc[0])}-parameter MLP trained on nested two-spirals data "
             f"({', '.join(map(str, config.sizes))} examples, {len(config.seeds.pairs())} seeds), "
-            f"{config.volume.directions} filter-normalised rays each; total {seconds:.0f} s. "
-            f"Full study report: {volume_report.relative_to(folder.root)}."
+            f"{config.volume.directions} filter-normalised rays each. "
+            f"(2) A Bézier loss tunnel of K = {tunnel_config.curve['degree']} on the toy regression file, sampled with MCLMC "
+            f"({tunnel_config.sampler['num_chains']} chains) at T = {tunnel_config.posterior.temperatures[0]:g}; test LPPD per point: {lppd or 'not available'}. "
+            f"Total {seconds:.0f} s. Full study reports: {volume_report.relative_to(folder.root)}, {tunnel_report.relative_to(folder.root)}."
         ),
-        tables={f"mean over seeds in the {base}-example landscape, τ = {tau}": headline},
+        tables={
+            f"minima volume: mean over seeds in the {base}-example landscape, τ = {tau}": headline,
+            "tunnel against volume coordinates (same sampler budget)": comparison,
+        },
         figures=figures,
-        config={"volume": config.model_dump()},
+        config={"volume": config.model_dump(), "tunnels": tunnel_config.model_dump()},
     )
     log(f"demo finished in {seconds:.1f} s")
     return report

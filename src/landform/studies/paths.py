@@ -30,13 +30,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from landform.data import Split, load
-from landform.errors import ConfigError
 from landform.flat import ravel
 from landform.losses import check_compatible, get_loss
 from landform.models import build, with_learned_sigma
 from landform.paths import (
     CurveTrainConfig,
-    barrier_height,
     curve_geometry,
     curve_predictive,
     evaluate_curve,

@@ -22,7 +22,6 @@ stability; ``report.html``.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -35,13 +34,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from landform.data import Split, load
 from landform.data.manipulate import (
     imbalanced_nested,
-    nest,
     nested_levels,
     noise_examples,
     poison_labels,
 )
 from landform.errors import ConfigError
-from landform.flat import ravel
 from landform.landscape import Landscape
 from landform.losses import check_compatible, get_loss
 from landform.models import build
@@ -52,7 +49,6 @@ from landform.run.store import load_splits, save_splits
 from landform.train import TrainConfig, fit, load_trained, save_trained
 from landform.volume import (
     NORMALIZATION_NAMES,
-    STATUS_NAMES,
     ExitRadii,
     RadiusSettings,
     cutoffs,

@@ -1,0 +1,149 @@
+"""Stage caches shared by processes working at the same time (landform.run.stages).
+
+Temporaries are named after their owner (pid and host); cleaning a cache removes only those of
+owners that are gone, and two processes computing the same stage at once both finish with the
+one folder that won.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from landform.run import stages
+from landform.run.stages import DONE, abandoned, clean_temporaries, host_label, run_stage, stage_key, temporary_owner
+
+
+def _gone_pid() -> int:
+    """The PID of a process that has ended (and been waited for)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _temporary(cache: Path, name: str, *, age: float = 0.0) -> Path:
+    path = cache / name
+    (path / "inner").mkdir(parents=True)
+    (path / "inner" / "part.npy").write_bytes(b"x")
+    if age:
+        when = time.time() - age
+        for entry in (path / "inner" / "part.npy", path / "inner", path):
+            os.utime(entry, (when, when))
+    return path
+
+
+def test_temporaries_are_named_after_their_owner(tmp_path):
+    seen = {}
+
+    def compute(folder: Path):
+        seen["owner"] = temporary_owner(folder)
+        seen["name"] = folder.name
+        (folder / "out.txt").write_text("1")
+        return {"n": 1}
+
+    result = run_stage(tmp_path, "train", {"a": 1}, compute)
+    assert seen["owner"] == (os.getpid(), host_label())
+    assert seen["name"].startswith(f".train-{result.key}.") and seen["name"].endswith(".tmp")
+    assert result.folder == tmp_path / f"train-{result.key}" and (result.folder / DONE).exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert host_label("node-1.cluster.example.org") == "node-1-cluster-example-org"
+    assert host_label("a b/c") == "a-b-c" and len(host_label("x" * 300)) == 64
+    assert temporary_owner(".train-abc.123.1a2b3c4d.tmp") is None  # the old form names no host
+
+
+def test_cleaning_keeps_temporaries_of_live_processes_and_removes_those_of_gone_ones(tmp_path):
+    host = host_label()
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        gone = _gone_pid()
+        live = _temporary(tmp_path, f".train-aaa.{sleeper.pid}@{host}.1a2b3c4d.tmp", age=10 * 86400)  # old, but its process lives
+        mine = _temporary(tmp_path, f".train-bbb.{os.getpid()}@{host}.1a2b3c4d.tmp", age=10 * 86400)  # this process: maybe another thread's
+        dead = _temporary(tmp_path, f".train-ccc.{gone}@{host}.1a2b3c4d.tmp")  # fresh, but its process is gone
+        (tmp_path / "train-ddd").mkdir()  # a finished stage is never touched
+        (tmp_path / "train-ddd" / DONE).write_text("{}")
+        assert not abandoned(live) and not abandoned(mine) and abandoned(dead)
+        assert clean_temporaries(tmp_path) == 1
+        assert live.is_dir() and mine.is_dir() and not dead.exists()
+        assert (tmp_path / "train-ddd" / DONE).exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert clean_temporaries(tmp_path) == 1  # now the sleeper is gone too
+    assert not live.exists() and mine.is_dir()
+
+
+def test_temporaries_of_other_hosts_are_removed_only_when_old(tmp_path):
+    pid = os.getpid()  # alive here, but that says nothing about a process on another host
+    fresh = _temporary(tmp_path, f".train-aaa.{pid}@another-host.1a2b3c4d.tmp", age=3600)
+    old = _temporary(tmp_path, f".train-bbb.{pid}@another-host.1a2b3c4d.tmp", age=2 * 86400)
+    legacy_fresh = _temporary(tmp_path, f".train-ccc.{pid}.1a2b3c4d.tmp")  # a name that names no host
+    legacy_old = _temporary(tmp_path, f".train-ddd.{_gone_pid()}.1a2b3c4d.tmp", age=2 * 86400)
+    written = _temporary(tmp_path, f".train-eee.{pid}@another-host.1a2b3c4d.tmp", age=2 * 86400)
+    (written / "inner" / "part.npy").write_bytes(b"still being written")  # an old folder, a new file in it
+    assert clean_temporaries(tmp_path) == 2
+    assert fresh.is_dir() and legacy_fresh.is_dir() and written.is_dir()
+    assert not old.exists() and not legacy_old.exists()
+    # the age is configurable
+    assert clean_temporaries(tmp_path, older_than=60) == 1  # an hour old now counts
+    assert not fresh.exists() and legacy_fresh.is_dir() and written.is_dir()
+    assert stages.FOREIGN_TEMPORARY_AGE == 24 * 3600
+
+
+_RACER = """
+import json, os, sys, time
+from pathlib import Path
+from landform.run.stages import run_stage
+
+cache, signals = sys.argv[1], Path(sys.argv[2])
+
+def compute(folder):
+    (folder / "started").write_text(str(os.getpid()))
+    time.sleep(2.0)
+    (folder / "out.txt").write_text(str(os.getpid()))
+    return {"pid": os.getpid()}
+
+(signals / f"ready-{os.getpid()}").touch()
+while not (signals / "go").exists():  # start together, once both have imported everything
+    time.sleep(0.005)
+result = run_stage(cache, "train", {"lr": 0.1}, compute)
+print(json.dumps({"folder": str(result.folder), "cached": result.cached, "pid": os.getpid()}))
+"""
+
+
+def test_two_processes_computing_the_same_stage_at_once_both_finish_with_one_folder(tmp_path):
+    cache, signals = tmp_path / "cache", tmp_path / "signals"
+    signals.mkdir()
+    racers = [subprocess.Popen([sys.executable, "-c", _RACER, str(cache), str(signals)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(signals.glob("ready-*"))) < 2 and time.monotonic() < deadline and all(r.poll() is None for r in racers):
+            time.sleep(0.01)
+        (signals / "go").touch()  # both check the cache before either has finished (each computes for 2 s)
+        # while both write their temporaries, a run starting on the same cache cleans it: both stay
+        deadline = time.monotonic() + 60
+        while len(list(cache.glob(".*.tmp/started"))) < 2 and time.monotonic() < deadline and all(r.poll() is None for r in racers):
+            time.sleep(0.01)
+        temporaries = list(cache.glob(".*.tmp"))
+        assert len(temporaries) == 2, [r.poll() for r in racers]
+        assert clean_temporaries(cache) == 0
+        assert all(path.is_dir() for path in temporaries)
+        outputs = [racer.communicate(timeout=120) for racer in racers]
+    finally:
+        for racer in racers:
+            if racer.poll() is None:
+                racer.kill()
+                racer.wait()
+    assert all(racer.returncode == 0 for racer in racers), outputs
+    results = [json.loads(out) for out, _ in outputs]
+    final = cache / f"train-{stage_key('train', {'lr': 0.1})}"
+    assert {r["folder"] for r in results} == {str(final)}
+    assert not any(r["cached"] for r in results)  # both computed it ...
+    assert sorted(p.name for p in cache.iterdir()) == [final.name]  # ... and one finished folder is left, no temporaries
+    winner = int((final / "out.txt").read_text())
+    assert winner in {r["pid"] for r in results}
+    assert json.loads((final / DONE).read_text())["summary"] == {"pid": winner}  # whole: outputs and marker from the same process
+    assert run_stage(cache, "train", {"lr": 0.1}, lambda folder: 1 / 0).cached
