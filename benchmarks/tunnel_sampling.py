@@ -1,14 +1,16 @@
-"""Sampling efficiency in tunnel coordinates versus the plain subspace (Dold et al. 2025,
-"Paths and Ambient Spaces in Neural Loss Landscapes", arXiv 2503.03382, showcase problem).
+"""Sampling efficiency in tunnel coordinates versus the plain subspace for the showcase of Dold
+et al. 2025 ("Paths and Ambient Spaces in Neural Loss Landscapes", arXiv 2503.03382).
 
-Trains a Bézier tunnel of K = 10 (11 control points) for the toy regression file with an MLP of
-depth 3, width 16, ReLU, features [x, x², x³] and a learned σ; spans the subspace of its control
-points; then samples the tempered posterior (T = 10, σ ~ LogNormal(0, 1) sampled) with MCLMC in
-tunnel coordinates (t, ξ; rotation-minimising frame, tube scale 0.1, arc-length prior on t,
-ξ ~ N(0, 0.5²)) and in volume coordinates (φ ~ N(0, 1)), with the same chains, warm-up and
-draws, hence the same number of gradient evaluations. Reports ESS (bulk, minimum over the 10
-subspace coordinates φ, tunnel draws mapped to φ) per second of sampling and per gradient
-evaluation, R-hat, test LPPD/RMSE, and the gradient evaluations per second, also as achieved
+Takes ``configs/tunnels/showcase.yaml`` (the paper form, or ``--quick`` for its quick variant):
+the fixed toy regression file, a Bézier tunnel of K = 10 through MLPs of depth 3, width 16, ReLU,
+inputs [x, x², x³], learned σ; the tempered posterior at T = 10 with σ ~ LogNormal(0, 1)
+sampled. The curve comes from the tunnels study's cached ``curve`` stage (trained once, in
+``--cache``); then MCLMC samples the posterior in tunnel coordinates (t, ξ; rotation-minimising
+frame, tube scale 0.1, arc-length prior on t, ξ ~ N(0, 0.5²)) and in volume coordinates
+(φ ~ N(0, 1)) with the same chains, warm-up and draws, hence the same number of gradient
+evaluations. Reports per space: bulk/tail ESS (minimum over the 10 subspace coordinates φ,
+tunnel draws mapped to φ) per second of sampling and per gradient evaluation, R-hat,
+validation/test LPPD and RMSE, and the gradient evaluations per second, also as achieved
 FLOP/s (XLA's cost analysis of one gradient) relative to a float32 matmul timed in the same run.
 
 Run: ``LANDFORM_DATA=/work/shared/datasets python benchmarks/tunnel_sampling.py [--quick]``.
@@ -36,19 +38,13 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import matmul_gflops  # noqa: E402
 
-import landform.data as data  # noqa: E402
-from landform.bayes import (  # noqa: E402
-    SamplerSettings,
-    convergence,
-    coordinate_draws,
-    efficiency,
-    make_posterior,
-    predictive_metrics,
-    sample_posterior,
-)
-from landform.models import mlp, with_learned_sigma  # noqa: E402
-from landform.paths import CurveTrainConfig, fit_curve  # noqa: E402
-from landform.subspace import tunnel_from_curve  # noqa: E402
+from landform.bayes import convergence, coordinate_draws, efficiency, evaluate_run, sample_posterior  # noqa: E402
+from landform.run.stages import stage_summary  # noqa: E402
+from landform.run.store import load_splits  # noqa: E402
+from landform.runtime import enable_compilation_cache  # noqa: E402
+from landform.studies import load_config  # noqa: E402
+from landform.studies.paths import curve_stage, data_stage  # noqa: E402
+from landform.studies.tunnels import build_posterior  # noqa: E402
 
 
 def gradient_flops(posterior) -> float:
@@ -61,7 +57,7 @@ def gradient_flops(posterior) -> float:
     return float(analysis.get("flops", float("nan"))) if analysis else float("nan")
 
 
-def run_space(name, posterior, settings, key, test):
+def run_space(name, posterior, settings, key, splits):
     result = sample_posterior(key, posterior, settings)
     row = {"space": name, "chains_failed": result.num_failed}
     if result.num_failed == result.num_chains:
@@ -70,26 +66,14 @@ def run_space(name, posterior, settings, key, test):
     diagnostics = convergence(coordinate_draws(posterior, result))
     work = efficiency(result, diagnostics["ess_bulk_min"])
     row.update(diagnostics)
-    row.update(
-        {
-            key: work[key]
-            for key in (
-                "sampling_seconds",
-                "warmup_seconds",
-                "compile_seconds",
-                "gradient_evaluations",
-                "warmup_gradient_evaluations",
-                "gradient_evaluations_per_draw",
-                "ess_per_second",
-                "ess_per_gradient_evaluation",
-            )
-        }
-    )
+    keys = ("sampling_seconds", "warmup_seconds", "compile_seconds", "gradient_evaluations", "warmup_gradient_evaluations", "gradient_evaluations_per_draw", "ess_per_second", "ess_per_gradient_evaluation")
+    row.update({k: work[k] for k in keys})
     row["ess_bulk_median_per_gradient_evaluation"] = diagnostics["ess_bulk_median"] / work["gradient_evaluations"]
     row["gradient_evaluations_per_second"] = work["gradient_evaluations"] / work["sampling_seconds"]
     row["step_size_mean"] = float(np.mean(result.step_size[result.valid]))
     row["L_mean"] = float(np.mean(result.trajectory_length[result.valid]))
-    row.update(predictive_metrics(posterior, result, test.x, test.y, prefix="test_"))
+    scores = evaluate_run(posterior, result, test=(splits["test"].x, splits["test"].y), validation=(splits["validation"].x, splits["validation"].y))
+    row.update({k: v for k, v in scores.items() if k.startswith(("test_", "validation_"))})
     if result.num_failed:
         row["failures"] = [reason for reason in result.failures if reason]
     return row
@@ -97,56 +81,36 @@ def run_space(name, posterior, settings, key, test):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer training steps and draws")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="the showcase's quick variant (short curve training and chains)")
+    parser.add_argument("--cache", type=Path, default=_REPO / "runs" / "benchmarks" / "stages", help="stage cache: the trained curve is reused from here")
+    parser.add_argument("--volume-temperatures", default="1", help="further temperatures for the volume space (comma-separated; '' for none): at the showcase's T the volume posterior predicts worse, so compare also where its validation LPPD comes closest to the tunnel's")
     arguments = parser.parse_args()
-    quick = arguments.quick
+    enable_compilation_cache()
+    _, config = load_config(_REPO / "configs" / "tunnels" / "showcase.yaml", "quick" if arguments.quick else None)
+    setting = config.settings()[0]
+    spec, settings, seed = setting["posterior"], setting["sampler"], config.seeds[0]
+    temperature = spec.temperatures[0]
 
-    dataset = data.load("toy_file")
-    train, test = dataset["train"], dataset["test"]
-    model = with_learned_sigma(mlp(input_shape=(1,), hidden=[16, 16, 16], outputs=1, polynomial_features=3))
-
-    # 1. a loss tunnel of K = 10
-    config = CurveTrainConfig(
-        degree=10,
-        steps=300 if quick else 2000,
-        learning_rate=5e-3,
-        samples_per_step=20,
-        validate_every=100 if quick else 250,
-        seed=arguments.seed,
-    )
+    # 1. the showcase's tunnel (cached stage of the tunnels study)
     started = time.perf_counter()
-    trained = fit_curve(model, train, config)
+    quiet = lambda message: None  # noqa: E731
+    data = data_stage(arguments.cache, setting["data"], log=quiet)
+    curve = curve_stage(arguments.cache, data, setting["model"], config.learned_sigma, config.loss, setting["curve"], seed, log=quiet)
     training_seconds = time.perf_counter() - started
-    curve_model = trained.curve_model
-    subspace, tunnel = tunnel_from_curve(trained.curve, "rotation_minimising", tube_scale=0.1)
-
-    def predict(theta, x):
-        return curve_model.apply(theta, x)[:, :-1]  # the mean; σ is sampled
+    splits = load_splits(data.folder / "data.npz")
 
     # 2. the same MCLMC budget in tunnel and volume coordinates
-    settings = SamplerSettings(
-        "mclmc",
-        num_chains=4,
-        num_warmup=1000 if quick else 4000,
-        num_draws=1000 if quick else 4000,
-    )
-    temperature = 10.0
-    tunnel_posterior = make_posterior(
-        "tunnel", predict, train.x, train.y, subspace=subspace, tunnel=tunnel, temperature=temperature
-    )
-    volume_posterior = make_posterior(
-        "volume", predict, train.x, train.y, subspace=subspace, tunnel=tunnel, temperature=temperature, prior_scale=1.0
-    )
-    key = jax.random.key(arguments.seed)
-    rows = [
-        run_space("tunnel", tunnel_posterior, settings, jax.random.fold_in(key, 0), test),
-        run_space("volume", volume_posterior, settings, jax.random.fold_in(key, 1), test),
-    ]
+    runs = [("tunnel", temperature), ("volume", temperature)]
+    runs += [("volume", float(t)) for t in arguments.volume_temperatures.split(",") if t.strip() and float(t) != temperature]
+    posteriors = {(space, t): build_posterior(space, t, spec, curve, splits["train"])[0] for space, t in runs}
+    key = jax.random.key(seed)
+    rows = []
+    for i, ((space, t), posterior) in enumerate(posteriors.items()):
+        rows.append({"temperature": t, **run_space(space, posterior, settings, jax.random.fold_in(key, i), splits)})
 
     # 3. the machine's reference speed, and the gradient throughput against it
     peak = matmul_gflops()
-    for row, posterior in zip(rows, (tunnel_posterior, volume_posterior)):
+    for row, posterior in zip(rows, posteriors.values()):
         flops = gradient_flops(posterior)
         row["flops_per_gradient_evaluation"] = flops
         if "gradient_evaluations_per_second" in row:
@@ -154,31 +118,30 @@ def main() -> None:
             row["achieved_gflops"] = achieved
             row["fraction_of_matmul"] = achieved / peak
 
-    by_space = {row["space"]: row for row in rows}
     summary = {}
-    if all("ess_per_gradient_evaluation" in row for row in rows):
-        summary = {
-            "tunnel_over_volume_ess_per_gradient_evaluation": by_space["tunnel"]["ess_per_gradient_evaluation"]
-            / by_space["volume"]["ess_per_gradient_evaluation"],
-            "tunnel_over_volume_ess_per_second": by_space["tunnel"]["ess_per_second"]
-            / by_space["volume"]["ess_per_second"],
-        }
+    tunnel = rows[0]
+    same_t = rows[1]
+    usable = [row for row in rows[1:] if "validation_lppd" in row]
+    if "ess_per_gradient_evaluation" in tunnel and usable:
+        closest = min(usable, key=lambda row: abs(row["validation_lppd"] - tunnel["validation_lppd"]))
+        for name, other in (("same_temperature", same_t), ("closest_validation_lppd", closest)):
+            if "ess_per_gradient_evaluation" in other:
+                summary[f"tunnel_over_volume_{name}"] = {
+                    "volume_temperature": other["temperature"],
+                    "validation_lppd": {"tunnel": tunnel["validation_lppd"], "volume": other["validation_lppd"]},
+                    "ess_bulk_min_per_gradient_evaluation": tunnel["ess_per_gradient_evaluation"] / other["ess_per_gradient_evaluation"],
+                    "ess_bulk_median_per_gradient_evaluation": tunnel["ess_bulk_median_per_gradient_evaluation"] / other["ess_bulk_median_per_gradient_evaluation"],
+                    "ess_per_second": tunnel["ess_per_second"] / other["ess_per_second"],
+                }
+    curve_summary = stage_summary(curve)
     report = {
         "benchmark": "tunnel_sampling",
-        "quick": quick,
+        "config": "configs/tunnels/showcase.yaml",
+        "variant": config.variant,
         "device": str(jax.devices()[0]),
-        "dataset": "toy_file",
-        "model": "mlp depth 3 width 16 relu, features [x, x^2, x^3], learned sigma",
-        "parameters": int(subspace.ambient_dimension),
-        "degree": 10,
-        "training": {
-            "steps": config.steps,
-            "seconds": training_seconds,
-            "status": trained.status,
-            "best_step": trained.best_step,
-            "best_validation_loss": float(min(trained.history["validation_loss"])),
-            "length": float(trained.history["length"][-1]),
-        },
+        "parameters": int(posteriors[runs[0]].to_parameters(jnp.zeros(posteriors[runs[0]].dimension)).shape[0]),
+        "degree": int(setting["curve"]["degree"]),
+        "curve": {"cached": curve.cached, "seconds": training_seconds, **curve_summary},
         "sampler": settings.as_dict(),
         "temperature": temperature,
         "matmul_gflops": peak,

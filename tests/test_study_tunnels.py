@@ -271,3 +271,25 @@ def test_t_prior_is_uniform_in_arc_length(space, t_prior):
         assert stats.kstest(t, stats.uniform(loc=spec.t_lower, scale=spec.t_upper - spec.t_lower).cdf).pvalue > 1e-3
     else:
         assert p_value > 1e-3
+
+
+@pytest.mark.slow
+def test_a_sweep_over_temperatures_trains_each_curve_once(tmp_path):
+    """Two sampling runs that differ only in T share the tunnel through the sweep's cache."""
+    from landform.run.sweep import collect, load_sweep, run_sweep
+
+    path = tmp_path / "temperatures.yaml"
+    path.write_text(
+        f"name: temperatures\nconfig: {SHOWCASE}\nvariant: quick\nfolder: {tmp_path / 'out'}\n"
+        "set:\n  curve.steps: 300\n  sampler.num_warmup: 100\n  sampler.num_draws: 50\n  evaluation.loo: false\n"
+        "grid:\n  posterior.temperatures: [3, 30]\n"
+    )
+    sweep = load_sweep(path)
+    summary = run_sweep(sweep, progress=False, log=lambda s: None)
+    assert summary.ids("failed") == [] and len(summary.ids("done")) == 2
+    cache = sweep.folder / "cache"
+    assert len(list(cache.glob("curve-*"))) == 1
+    assert len(list(cache.glob("sample-*"))) == 2
+    table = collect(sweep, write=False)["posteriors"]
+    assert sorted(table.temperature) == [3.0, 30.0]
+    assert table.status.eq("completed").all()

@@ -647,4 +647,5 @@ def test_seeds_of_a_study_with_a_list_of_seeds_give_one_run_each(tmp_path):
     sweep = load_sweep(path, tmp_path / "sweep")
     seeds = sorted({tuple(run.config.seeds) for run in sweep.runs})
     assert seeds == [(10,), (11,), (12,)]
-    assert len(sweep.runs) == 3 * 2 * 3
+    assert len(sweep.runs) == 3 * 3 * 2 * 3
+    assert sorted({tuple(run.config.posterior.temperatures) for run in sweep.runs}) == [(1.0,), (10.0,), (100.0,)]

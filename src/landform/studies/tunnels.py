@@ -454,6 +454,10 @@ def _analyse(config: Config, run_folder: RunFolder, runs: list[dict], log) -> Pa
     failed_runs = table[table.status == "failed"]
     if len(failed_runs):
         notes.append(f"{len(failed_runs)} posterior run(s) produced no usable chain; their metrics are missing (see 'reason').")
+    if "rhat_max" in table.columns:
+        single = table[(table.status == "completed") & table.rhat_max.isna()]
+        if len(single):
+            notes.append(f"{len(single)} run(s) kept a single chain, so R-hat (which compares chains) is not defined for them.")
     if "validation_lppd" not in table.columns:
         notes.append("The data have no validation split, so no temperature is selected; set data.validation_fraction to hold some training data out.")
     summary_columns = [c for c in [*config.grid, "K", "space", "temperature", "seed", "chains_failed", "validation_lppd", "test_lppd", metric, "train_elpd_loo", "train_pareto_k_max", "ess_bulk_min", "ess_tail_min", "rhat_max", "sampling_seconds", "gradient_evaluations_per_draw", "ess_per_second", "ess_per_gradient_evaluation", "status"] if c in table.columns and c != "curve.degree"]
@@ -525,7 +529,7 @@ def _figures(config: Config, run_folder: RunFolder, table: pd.DataFrame, runs: l
 
     if not completed.empty:
         attempt("metrics_against_temperature", lambda: _metrics_figure(plt, run_folder, config, completed, metric))
-        attempt("ess_rhat", lambda: _diagnostics_figure(plt, run_folder, completed))
+        attempt("ess_rhat", lambda: _diagnostics_figure(plt, run_folder, completed, config))
         attempt("trace_rank", lambda: _trace_rank_figure(plt, run_folder, representatives))
         attempt("coverage", lambda: _coverage_figure(plt, run_folder, representatives))
         attempt("predictive", lambda: _predictive_figure(plt, run_folder, representatives))
@@ -567,30 +571,37 @@ def _metrics_figure(plt, run_folder, config, table, metric) -> Figure | None:
     return Figure(run_folder.save_figure("metrics_against_temperature", fig), f"Validation and test LPPD and test {metric.split('_')[-1].upper() if 'rmse' in metric else 'accuracy'} against the posterior temperature T per space (line style) and K (colour), mean ± std over seeds.")
 
 
-def _diagnostics_figure(plt, run_folder, table) -> Figure:
+def _diagnostics_figure(plt, run_folder, table, config) -> Figure:
     spaces = list(table.space.unique())
-    degrees = sorted(table.K.unique())
-    fields = [f for f in ("ess_bulk_min", "rhat_max", "ess_per_gradient_evaluation") if f in table.columns]
-    fig, axes = plt.subplots(1, len(fields), figsize=(4.3 * len(fields), 3.5), squeeze=False)
+    by = ["K"] + [c for c in _other_labels(config) if c in table.columns and table[c].nunique() > 1]
+    groups = list(table.groupby(by, sort=True).groups)
+    fields = [f for f in ("ess_bulk_min", "rhat_max", "ess_per_evaluation") if f in table.columns]
+    fig, axes = plt.subplots(1, len(fields), figsize=(max(4.3, 1.1 * len(groups) + 2.2) * len(fields), 3.6), squeeze=False)
     width = 0.8 / max(len(spaces), 1)
     for ax, field in zip(axes[0], fields):
         for i, space in enumerate(spaces):
-            for j, degree in enumerate(degrees):
-                values = table[(table.space == space) & (table.K == degree)][field].dropna().to_numpy(float)
+            for j, key in enumerate(groups):
+                key = key if isinstance(key, tuple) else (key,)
+                rows = table[table.space == space]
+                for column, value in zip(by, key):
+                    rows = rows[rows[column] == value]
+                values = rows[field].dropna().to_numpy(float)
                 if values.size == 0:
                     continue
                 position = j + (i - (len(spaces) - 1) / 2) * width
                 ax.scatter(np.full(values.size, position) + np.random.default_rng(j).uniform(-width / 4, width / 4, values.size), values, s=9, color=f"C{i}", alpha=0.6, label=space if j == 0 else None)
                 ax.hlines(np.median(values), position - width / 2.5, position + width / 2.5, color=f"C{i}")
-        ax.set_xticks(range(len(degrees)), [f"K={d}" for d in degrees])
-        ax.set_title(field.replace("_", " ") + (" (log)" if field != "rhat_max" else ""), fontsize=9)
+        labels = ["\n".join(f"{c.split('.')[-1]}={v}" for c, v in zip(by, key if isinstance(key, tuple) else (key,))) for key in groups]
+        ax.set_xticks(range(len(groups)), labels, fontsize=7)
+        title = {"ess_bulk_min": "smallest bulk ESS (log)", "rhat_max": "largest R-hat", "ess_per_evaluation": "bulk ESS per evaluation (log)"}[field]
+        ax.set_title(title, fontsize=9)
         if field != "rhat_max":
             ax.set_yscale("log")
         else:
             ax.axhline(1.01, color="0.4", linewidth=0.8, linestyle=":")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
-    return Figure(run_folder.save_figure("ess_rhat", fig), "Convergence per space and K over every temperature and seed (one dot per run, bar: median): the smallest bulk ESS and the largest R-hat over the subspace coordinates φ, and bulk ESS per gradient evaluation.")
+    return Figure(run_folder.save_figure("ess_rhat", fig), "Convergence per space and setting over every temperature and seed (one dot per run, bar: median): the smallest bulk ESS and the largest R-hat over the subspace coordinates φ (θ in the full space), and bulk ESS per gradient evaluation (per density evaluation for random-walk Metropolis).")
 
 
 def _open_draws(item: dict):
