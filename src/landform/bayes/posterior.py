@@ -208,6 +208,11 @@ class Posterior:
         """log p_T(z) = log prior(z) + log likelihood(z) / T."""
         return self.log_prior(z) + self.log_likelihood(z) / self.temperature
 
+    def tempered_log_density(self, z: jax.Array, inverse_temperature: jax.Array) -> jax.Array:
+        """log prior(z) + ``inverse_temperature`` · log likelihood(z): :meth:`log_density` with
+        1/T as an argument, so one compiled sampler serves every temperature."""
+        return self.log_prior(z) + self.log_likelihood(z) * inverse_temperature
+
     def initial_positions(self, key: jax.Array | None = None, count: int = 4, values: dict | None = None) -> jax.Array:
         """Unconstrained starting points (count, d): from constrained ``values`` (arrays with a
         leading chain axis) or, without them, from :attr:`default_values`. Constrained values

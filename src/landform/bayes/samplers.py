@@ -419,10 +419,11 @@ _BUILDERS = {"mclmc": _mclmc, "nuts": _nuts, "rwm": _rwm}
 
 def pad_one_dimensional(log_density: Callable, positions: jax.Array) -> tuple[Callable, jax.Array]:
     """MCLMC needs at least two dimensions: the target p(z) on R becomes p(z_1) N(z_2; 0, 1)
-    on R², and the starting points get z_2 = 0. Dropping z_2 from the draws gives draws of p."""
+    on R², and the starting points get z_2 = 0. Dropping z_2 from the draws gives draws of p.
+    Further arguments of ``log_density`` are passed through."""
 
-    def padded(z):
-        return log_density(z[:1]) - 0.5 * z[1] * z[1]
+    def padded(z, *arguments):
+        return log_density(z[:1], *arguments) - 0.5 * z[1] * z[1]
 
     return padded, jnp.concatenate([positions, jnp.zeros_like(positions)], axis=1)
 
@@ -470,6 +471,7 @@ def sample(
     settings: SamplerSettings | None = None,
     *,
     names: tuple[str, ...] | None = None,
+    arguments: tuple = (),
     **overrides,
 ) -> SamplingResult:
     """Run ``settings.num_chains`` chains of ``settings.sampler`` on ``log_density``.
@@ -482,6 +484,10 @@ def sample(
         settings: a :class:`SamplerSettings`; keyword ``overrides`` replace its fields (or
             build one: ``sample(key, f, x0, sampler="nuts", num_draws=500)``).
         names: coordinate names for the records (default z_1..z_d).
+        arguments: further arguments of the density, ``log_density(z, *arguments)`` (arrays).
+            They enter the compiled programs as inputs rather than constants, so densities that
+            differ only in them (a posterior at several temperatures) compile to the same
+            programs, which the persistent compilation cache then reuses.
 
     Returns a :class:`SamplingResult`; failed chains are marked, not dropped (module docstring).
     """
@@ -505,19 +511,29 @@ def sample(
     padded = settings.sampler == "mclmc" and dimension == 1
     target, positions = pad_one_dimensional(log_density, positions) if padded else (log_density, positions)
 
-    warmup, draws = _BUILDERS[settings.sampler](target, settings)
+    arguments = tuple(jnp.asarray(a) for a in arguments)
+
+    def built(values):
+        return _BUILDERS[settings.sampler](lambda z: target(z, *values), settings)
+
+    def run_warmup(keys, starts, values):
+        return _over_chains(built(values)[0], settings.chain_method)(keys, starts)
+
+    def run_draws(keys, states, parameters, values):
+        return _over_chains(built(values)[1], settings.chain_method)(keys, states, parameters)
+
     chain_keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(settings.num_chains))
     warmup_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(chain_keys)
     draw_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(chain_keys)
 
     start = time.perf_counter()
-    warmup_compiled = jax.jit(_over_chains(warmup, settings.chain_method)).lower(warmup_keys, positions).compile()
+    warmup_compiled = jax.jit(run_warmup).lower(warmup_keys, positions, arguments).compile()
     compile_seconds = time.perf_counter() - start
-    (states, parameters, tuning), warmup_seconds = _timed(warmup_compiled, warmup_keys, positions)
+    (states, parameters, tuning), warmup_seconds = _timed(warmup_compiled, warmup_keys, positions, arguments)
     start = time.perf_counter()
-    draws_compiled = jax.jit(_over_chains(draws, settings.chain_method)).lower(draw_keys, states, parameters).compile()
+    draws_compiled = jax.jit(run_draws).lower(draw_keys, states, parameters, arguments).compile()
     compile_seconds += time.perf_counter() - start
-    out, sampling_seconds = _timed(draws_compiled, draw_keys, states, parameters)
+    out, sampling_seconds = _timed(draws_compiled, draw_keys, states, parameters, arguments)
 
     out, tuning = jax.device_get((out, tuning))
     chain_positions = np.asarray(out.positions)
@@ -561,7 +577,8 @@ def sample_posterior(key: jax.Array, posterior, settings: SamplerSettings | None
         settings = SamplerSettings(**{**settings.as_dict(), **overrides})
     start_key = jax.random.fold_in(key, 2**31 - 1)
     positions = posterior.initial_positions(start_key, settings.num_chains, values)
-    result = sample(key, posterior.log_density, positions, settings, names=posterior.names)
+    inverse_temperature = jnp.asarray(1.0 / posterior.temperature, positions.dtype)
+    result = sample(key, posterior.tempered_log_density, positions, settings, names=posterior.names, arguments=(inverse_temperature,))
     return result._replace(settings={**result.settings, **{f"posterior_{k}": v for k, v in posterior.settings.items()}})
 
 
