@@ -18,6 +18,8 @@ replaced). ``paper`` is the base itself.
 from __future__ import annotations
 
 import copy
+import itertools
+import json
 from pathlib import Path
 
 import yaml
@@ -87,4 +89,15 @@ def apply_overrides(settings: dict, assignments: list[str]) -> dict:
             if not isinstance(node, dict):
                 raise ConfigError(f"cannot set {path}: {key} is not a mapping")
         node[keys[-1]] = yaml.safe_load(value)
+    return out
+
+
+def expand_grid(base: dict, grid: dict[str, list]) -> list[tuple[dict, dict]]:
+    """Every combination of a study's ``grid`` (dotted field → values) applied to a copy of
+    ``base``: a list of (settings, labels) with labels = {field: value}; one entry without a grid."""
+    fields = list(grid)
+    out = []
+    for values in itertools.product(*(grid[f] for f in fields)) if fields else [()]:
+        settings = apply_overrides(base, [f"{f}={json.dumps(v)}" for f, v in zip(fields, values)])
+        out.append((settings, dict(zip(fields, values))))
     return out

@@ -17,7 +17,6 @@ setting and seed; reusable by the tunnel-sampling study) → analysis (tables, f
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +44,7 @@ from landform.paths import (
 from landform.run import Figure, RunFolder, write_report
 from landform.run.stages import StageResult, open_run, run_stage
 from landform.run.store import load_splits, save_splits
-from landform.studies.config import apply_overrides
+from landform.studies.config import expand_grid
 from landform.train import TrainConfig, fit
 from landform.views.figures import log_ticks
 
@@ -119,14 +118,11 @@ class Config(_Strict):
 
     def settings(self) -> list[dict[str, Any]]:
         """Every combination of the grid: dicts with 'data', 'model', 'curve' and 'labels'."""
-        paths = list(self.grid)
+        base = {"data": self.data.model_dump(), "model": copy.deepcopy(self.model), "curve": copy.deepcopy(self.curve)}
         out = []
-        for values in itertools.product(*(self.grid[p] for p in paths)) if paths else [()]:
-            base = {"data": self.data.model_dump(), "model": copy.deepcopy(self.model), "curve": copy.deepcopy(self.curve)}
-            assignments = [f"{p}={json.dumps(v)}" for p, v in zip(paths, values)]
-            setting = apply_overrides(base, assignments)
+        for setting, labels in expand_grid(base, self.grid):
             setting["data"] = DataSpec.model_validate(setting["data"])
-            setting["labels"] = dict(zip(paths, values))
+            setting["labels"] = labels
             out.append(setting)
         return out
 

@@ -25,7 +25,6 @@ A ``grid`` varies settings within one run: dotted paths into ``data``, ``model``
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import zlib
 from collections.abc import Callable
@@ -60,7 +59,7 @@ from landform.paths import CurveTrainConfig, bezier, curve_predictive, derivativ
 from landform.run import Figure, RunFolder, write_report
 from landform.run.stages import StageResult, open_run, run_stage
 from landform.run.store import load_splits
-from landform.studies.config import apply_overrides
+from landform.studies.config import expand_grid
 from landform.studies.paths import DataSpec, _label, _Strict, curve_stage, data_stage, load_curve, make_model
 from landform.subspace import FRAME_KINDS, curve_in_coordinates, curve_subspace, tunnel_map, tunnel_point
 from landform.train import TrainConfig, fit_ensemble
@@ -180,21 +179,19 @@ class Config(_Strict):
     def settings(self) -> list[dict[str, Any]]:
         """Every grid combination: dicts with 'data', 'model', 'curve', 'posterior' (a
         PosteriorSpec), 'sampler' (SamplerSettings) and 'labels'."""
-        paths = list(self.grid)
+        base = {
+            "data": self.data.model_dump(),
+            "model": copy.deepcopy(self.model),
+            "curve": copy.deepcopy(self.curve),
+            "posterior": self.posterior.model_dump(),
+            "sampler": copy.deepcopy(self.sampler),
+        }
         out = []
-        for values in itertools.product(*(self.grid[p] for p in paths)) if paths else [()]:
-            base = {
-                "data": self.data.model_dump(),
-                "model": copy.deepcopy(self.model),
-                "curve": copy.deepcopy(self.curve),
-                "posterior": self.posterior.model_dump(),
-                "sampler": copy.deepcopy(self.sampler),
-            }
-            setting = apply_overrides(base, [f"{p}={json.dumps(v)}" for p, v in zip(paths, values)])
+        for setting, labels in expand_grid(base, self.grid):
             setting["data"] = DataSpec.model_validate(setting["data"])
             setting["posterior"] = PosteriorSpec.model_validate(setting["posterior"])
             setting["sampler"] = SamplerSettings(**setting["sampler"])
-            setting["labels"] = dict(zip(paths, values))
+            setting["labels"] = labels
             out.append(setting)
         return out
 
