@@ -49,6 +49,16 @@ class Split:
         return Split(np.concatenate([s.x for s in splits]), np.concatenate([s.y for s in splits]))
 
 
+def check_split(split: Any, name: str) -> Split:
+    """``split`` if it is a non-empty :class:`Split` of finite values; else a :class:`DataError`
+    naming it (``name``: "train", "validation", ...)."""
+    if not isinstance(split, Split):
+        raise DataError(f"the {name} data must be a landform.data.Split, got {type(split).__name__}")
+    if len(split) == 0:
+        raise DataError(f"the {name} split is empty; give at least one example")
+    return split.check_finite(name)
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A named dataset: its splits and what produced them.

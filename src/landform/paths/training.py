@@ -62,8 +62,8 @@ import numpy as np
 import optax
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from landform.data.base import Split
-from landform.errors import ConfigError, DataError, ShapeError, TrainingError, UnknownNameError
+from landform.data.base import Split, check_split
+from landform.errors import ConfigError, ShapeError, TrainingError, UnknownNameError
 from landform.flat import ravel
 from landform.losses import Loss, get_loss
 from landform.models.base import Model
@@ -242,14 +242,6 @@ def _infer_loss(model: Model, train: Split, loss: str | Loss | None) -> Loss:
     )
 
 
-def _check_split(split: Split, name: str) -> None:
-    if not isinstance(split, Split):
-        raise DataError(f"the {name} data must be a landform.data.Split, got {type(split).__name__}")
-    if len(split) == 0:
-        raise DataError(f"the {name} split is empty; give at least one example")
-    split.check_finite(name)
-
-
 def _all_finite(array: jax.Array) -> jax.Array:
     return jnp.all(jnp.isfinite(array))
 
@@ -308,9 +300,9 @@ def make_curve_trainer(
         )
     if config.kind not in CURVE_KINDS:  # pragma: no cover - Literal already checks
         raise UnknownNameError("curve kind", config.kind, CURVE_KINDS)
-    _check_split(train, "training")
+    check_split(train, "training")
     if validation is not None:
-        _check_split(validation, "validation")
+        check_split(validation, "validation")
     loss = _infer_loss(model, train, config.loss)
     key = jax.random.key(config.seed) if key is None else key
     init_key, t_key, data_key = (jax.random.fold_in(key, i) for i in range(3))

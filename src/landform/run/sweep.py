@@ -60,8 +60,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from landform.errors import ConfigError
 from landform.run.locks import HEARTBEAT_SECONDS, STALE_SECONDS, ClaimHeld, claim_status, hostname, wait_for_claim
@@ -152,20 +151,10 @@ class SweepFile(BaseModel):
 
 
 def read_sweep_file(path: str | Path) -> SweepFile:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep file {str(path)!r} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML: {e}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must be a mapping with at least a 'config' field naming the study config file")
-    try:
-        return SweepFile.model_validate(raw)
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in e.errors())
-        raise ConfigError(f"sweep file {path} is invalid: {problems}") from None
+    from landform.studies.config import read_yaml_mapping, validate
+
+    raw = read_yaml_mapping(path, "sweep file", None, "at least a 'config' field naming the study config file")
+    return validate(SweepFile, raw, source=f"sweep file {Path(path)}")
 
 
 # ============================================================================ expansion

@@ -39,17 +39,24 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
-def read_config_file(path: str | Path) -> dict:
+def read_yaml_mapping(path: str | Path, what: str, required: str | None, why: str) -> dict:
+    """The YAML mapping in ``path`` (a ``what``, e.g. "config file"); :class:`ConfigError` if the
+    file is missing, not YAML, or not a mapping (with the key ``required``, unless None; ``why``
+    says what the mapping must hold)."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
+        raise ConfigError(f"{what} {str(path)!r} does not exist")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise ConfigError(f"{path} is not valid YAML: {e}") from None
-    if not isinstance(raw, dict) or "study" not in raw:
-        raise ConfigError(f"{path} must be a mapping with a 'study' field naming the study it configures")
+    if not isinstance(raw, dict) or (required is not None and required not in raw):
+        raise ConfigError(f"{path} must be a mapping with {why}")
     return raw
+
+
+def read_config_file(path: str | Path) -> dict:
+    return read_yaml_mapping(path, "config file", "study", "a 'study' field naming the study it configures")
 
 
 def resolve_variant(raw: dict, variant: str | None) -> dict:

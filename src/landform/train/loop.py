@@ -32,8 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from landform.data.base import Split
-from landform.errors import DataError, ShapeError, TrainingError
+from landform.data.base import Split, check_split
+from landform.errors import ShapeError, TrainingError
 from landform.loops import python_loops
 from landform.losses import Loss, get_loss
 from landform.models.base import Model
@@ -288,14 +288,6 @@ def _compiled(apply, loss: Loss, config: TrainConfig, num_examples: int, length:
 # validation
 
 
-def _check_split(split: Split, name: str) -> None:
-    if not isinstance(split, Split):
-        raise DataError(f"{name} must be a landform.data.Split, got {type(split).__name__}")
-    if len(split) == 0:
-        raise DataError(f"the {name} split is empty; training needs at least one example")
-    split.check_finite(name)
-
-
 def _check_model(model: Model, params: Params, split: Split, loss: Loss, name: str) -> None:
     """Trace the model and loss on two examples so that shape mistakes fail early and clearly."""
     x = jnp.asarray(split.x[:2])
@@ -328,7 +320,7 @@ def _check_params(params: Params, what: str) -> None:
 def _run(model, params, train, loss, config, test, progress, keys, members):
     """Train; ``members`` is None for one model, else the ensemble size (state is stacked)."""
     if test is not None:
-        _check_split(test, "test")
+        check_split(test, "test")
 
     num_examples = len(train)
     ensemble = members is not None
@@ -504,7 +496,7 @@ def fit(
     when ``config.on_nonfinite == "raise"`` (the partial result is attached as ``.result``).
     """
     loss, config = get_loss(loss), _as_config(config)
-    _check_split(train, "train")
+    check_split(train, "train")
     _check_params(params, "initial parameters")
     _check_model(model, params, train, loss, "train")
     key = jax.random.PRNGKey(config.seed) if key is None else key
@@ -552,7 +544,7 @@ def fit_ensemble(
     Members stop independently (target reached, non-finite loss).
     """
     loss, config = get_loss(loss), _as_config(config)
-    _check_split(train, "train")
+    check_split(train, "train")
     members = ensemble_size(params_stack)
     _check_params(params_stack, "initial ensemble parameters")
     first = jax.tree_util.tree_map(lambda leaf: leaf[0], params_stack)
