@@ -260,10 +260,13 @@ def evaluate_run(
     test=None,
     validation=None,
     train=None,
+    train_log_likelihood=None,
     batch_size: int = 64,
 ) -> dict[str, Any]:
     """One tidy row describing a run: chain counts, convergence on φ, efficiency, test and
-    validation metrics (``test``/``validation``: (x, y) pairs), and PSIS-LOO on ``train``.
+    validation metrics (``test``/``validation``: (x, y) pairs), and PSIS-LOO on ``train``, or on
+    ``train_log_likelihood`` (the valid chains' pointwise values (C, D, N), when the caller has
+    them already).
 
     Raises :class:`NumericalError` (via :func:`chains_of`) when every chain failed, so a table
     never holds silent NaNs for a failed run: catch it and record the failure instead.
@@ -280,6 +283,14 @@ def evaluate_run(
     diagnostics = convergence(coordinate_draws(posterior, result))
     row.update(diagnostics)
     row.update(efficiency(result, diagnostics["ess_bulk_min"]))
+    def add_loo(values):
+        out = loo(values)
+        out.pop("loo_pointwise")
+        row.update({f"train_{k}": v for k, v in out.items()})
+
+    if train_log_likelihood is not None:
+        train = None
+        add_loo(np.asarray(train_log_likelihood))
     # every split in one pass (one compiled program), then cut apart
     parts = [(name, data) for name, data in (("test", test), ("validation", validation), ("train", train)) if data is not None]
     if parts:
@@ -291,9 +302,7 @@ def evaluate_run(
         for (name, _), y in zip(parts, ys):
             stop = start + len(y)
             if name == "train":
-                out = loo(values[..., start:stop])
-                out.pop("loo_pointwise")
-                row.update({f"train_{k}": v for k, v in out.items()})
+                add_loo(values[..., start:stop])
             else:
                 row.update(_metrics(posterior.likelihood.kind, values[..., start:stop], predicted[..., start:stop, :], y, f"{name}_"))
             start = stop

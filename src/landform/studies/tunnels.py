@@ -333,24 +333,25 @@ def sample_stage(
             row.update({"status": "failed", "chains": result.num_chains, "chains_failed": result.num_failed, "reason": "; ".join(sorted(set(result.failures)))})
             to_inference_data(result, None, include_failed=True, attrs={"space": space, "temperature": temperature}).to_netcdf(str(out / "posterior.nc"))
             return row
+        kept = result.positions[result.valid]
+        log_likelihood = None  # the training log-likelihoods: stored with the draws when small
+        if result.num_chains * result.positions.shape[1] * len(train) <= evaluation.log_likelihood_limit:
+            log_likelihood = pointwise_log_likelihood(posterior, kept, train.x, train.y, batch_size=evaluation.batch_size)
         row.update(
             evaluate_run(
                 posterior,
                 result,
                 test=(splits["test"].x, splits["test"].y) if "test" in splits else None,
                 validation=(splits["validation"].x, splits["validation"].y) if "validation" in splits else None,
-                train=(train.x, train.y) if evaluation.loo else None,
+                train=(train.x, train.y) if evaluation.loo and log_likelihood is None else None,
+                train_log_likelihood=log_likelihood if evaluation.loo else None,
                 batch_size=evaluation.batch_size,
             )
         )
         row["step_size"] = float(np.mean(result.step_size[result.valid]))
         row["trajectory_length"] = float(np.mean(result.trajectory_length[result.valid]))
-        kept = result.positions[result.valid]
         if posterior.likelihood.samples_sigma:
             row["sigma_mean"] = float(np.mean(constrained_draws(posterior, kept)["sigma"]))
-        log_likelihood = None
-        if result.num_chains * result.positions.shape[1] * len(train) <= evaluation.log_likelihood_limit:
-            log_likelihood = pointwise_log_likelihood(posterior, kept, train.x, train.y, batch_size=evaluation.batch_size)
         idata = to_inference_data(result, posterior if space != "full" else None, log_likelihood=log_likelihood, attrs={"space": space, "temperature": temperature, "seed": seed})
         idata.to_netcdf(str(out / "posterior.nc"))
         prior = prior_coordinates(space, spec, pieces, evaluation.prior_draws, seed)
@@ -480,7 +481,7 @@ def _analyse(config: Config, run_folder: RunFolder, runs: list[dict], log) -> Pa
 # ============================================================================ figures
 
 
-def _best_temperature(table: pd.DataFrame, rows: pd.DataFrame) -> float:
+def _best_temperature(rows: pd.DataFrame) -> float:
     if "validation_lppd" in rows and rows.validation_lppd.notna().any():
         return float(rows.groupby("temperature").validation_lppd.mean().idxmax())
     return float(sorted(rows.temperature.unique())[len(rows.temperature.unique()) // 2])
@@ -497,7 +498,7 @@ def _representatives(table: pd.DataFrame, runs: list[dict]) -> dict[str, dict]:
         rows = usable[(usable.setting == first.setting) & (usable.seed == first.seed) & (usable.space == space)]
         if rows.empty:
             continue
-        temperature = _best_temperature(table, rows)
+        temperature = _best_temperature(rows)
         for item in runs:
             if item["setting"] == first.setting and item["seed"] == first.seed and item["space"] == space and item["temperature"] == temperature:
                 chosen[space] = item
@@ -706,7 +707,7 @@ def _slices_figure(plt, run_folder, config, table, runs) -> Figure | None:
         rows = tunnel_rows if group is None else tunnel_rows[tunnel_rows[group] == value]
         first = rows.iloc[0]
         rows = rows[(rows.setting == first.setting) & (rows.seed == first.seed)]
-        temperature = _best_temperature(table, rows)
+        temperature = _best_temperature(rows)
         item = next(r for r in runs if r["setting"] == first.setting and r["seed"] == first.seed and r["space"] == "tunnel" and r["temperature"] == temperature)
         picks.append((value, item, rows[rows.temperature == temperature].iloc[0]))
     planes = 2
