@@ -9,7 +9,7 @@ SHARED_DATA := $(abspath ../shared/datasets)
 export LANDFORM_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: demo test test-slow install clean
+.PHONY: demo test test-slow format install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ demo: $(BIN)/.installed
 	$(BIN)/landform demo
 
 test: $(BIN)/.installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Fix what the linter can and format the code (what `make test` checks).
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
 
 # The quick configs not run in CI (MNIST SAM, poison, batch size, imbalance, CNN, Fashion-MNIST,
 # modular addition, grokking): about 15 minutes on 2 cores.

@@ -28,12 +28,11 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from _common import best_seconds, matmul_gflops
 
 from landform.data.base import Split
 from landform.models import lenet5, mlp, with_learned_sigma
-from landform.paths import CurveTrainConfig, Curve, make_curve_trainer, network_losses, network_parameters
+from landform.paths import Curve, CurveTrainConfig, make_curve_trainer, network_losses, network_parameters
 
 # multiply-adds per example
 TOY_MACS = 3 * 16 + 16 * 16 + 16 * 16 + 16 * 1
@@ -49,7 +48,9 @@ LENET_MACS = (
 def measure(name, model, train, config, macs, block, repeats):
     """Steps per second of the compiled training scan and forward passes per second of the
     same M networks on the same batch, with FLOP rates."""
-    trainer = make_curve_trainer(model, train, config.model_copy(update={"validate_every": block, "steps": block * (repeats + 2)}))
+    trainer = make_curve_trainer(
+        model, train, config.model_copy(update={"validate_every": block, "steps": block * (repeats + 2)})
+    )
     state = trainer.state
     started = time.perf_counter()
     state, _ = trainer.run(state, 0, block)  # compiles
@@ -118,7 +119,15 @@ def main() -> None:
     y = (x[:, 0] ** 3 - x[:, 0] + 0.05 * rng.normal(size=70)).astype(np.float32)
     toy_model = with_learned_sigma(mlp(input_shape=(1,), hidden=[16, 16, 16], outputs=1, polynomial_features=3))
     toy_config = CurveTrainConfig(degree=10, samples_per_step=20, learning_rate=1e-3)
-    toy = measure("toy K=10, MLP[16,16,16] poly3 + learned sigma, 70 points, M=20, full batch", toy_model, Split(x, y), toy_config, TOY_MACS, block=500, repeats=args.repeats)
+    toy = measure(
+        "toy K=10, MLP[16,16,16] poly3 + learned sigma, 70 points, M=20, full batch",
+        toy_model,
+        Split(x, y),
+        toy_config,
+        TOY_MACS,
+        block=500,
+        repeats=args.repeats,
+    )
 
     # (ii) the LeNet-5 MNIST tunnel
     data_source = "random"

@@ -17,7 +17,6 @@ import platform
 
 import jax
 import numpy as np
-
 from _common import best_seconds, matmul_gflops
 
 from landform.landscape import Landscape
@@ -28,7 +27,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vectors", type=int, default=64)
     parser.add_argument("--examples", type=int, default=10_000)
-    parser.add_argument("--real-data", action="store_true", help="use MNIST from LANDFORM_DATA instead of random inputs")
+    parser.add_argument(
+        "--real-data", action="store_true", help="use MNIST from LANDFORM_DATA instead of random inputs"
+    )
     args = parser.parse_args()
 
     model = mlp(input_shape=(784,), hidden=[256, 128], outputs=10)

@@ -38,13 +38,18 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import matmul_gflops  # noqa: E402
 
-from landform.bayes import convergence, coordinate_draws, efficiency, evaluate_run, sample_posterior  # noqa: E402
-from landform.run.stages import stage_summary  # noqa: E402
-from landform.run.store import load_splits  # noqa: E402
+from landform.bayes import (  # noqa: E402
+    convergence,
+    coordinate_draws,
+    curve_posterior,
+    efficiency,
+    evaluate_run,
+    sample_posterior,
+)
 from landform.runtime import enable_compilation_cache  # noqa: E402
+from landform.store import stage_summary  # noqa: E402
 from landform.studies import load_config  # noqa: E402
-from landform.studies.paths import curve_stage, data_stage  # noqa: E402
-from landform.studies.tunnels import build_posterior  # noqa: E402
+from landform.studies.common import curve_stage, data_stage, load_curve, load_data  # noqa: E402
 
 
 def gradient_flops(posterior) -> float:
@@ -66,13 +71,27 @@ def run_space(name, posterior, settings, key, splits):
     diagnostics = convergence(coordinate_draws(posterior, result))
     work = efficiency(result, diagnostics["ess_bulk_min"])
     row.update(diagnostics)
-    keys = ("sampling_seconds", "warmup_seconds", "compile_seconds", "gradient_evaluations", "warmup_gradient_evaluations", "gradient_evaluations_per_draw", "ess_per_second", "ess_per_gradient_evaluation")
+    keys = (
+        "sampling_seconds",
+        "warmup_seconds",
+        "compile_seconds",
+        "gradient_evaluations",
+        "warmup_gradient_evaluations",
+        "gradient_evaluations_per_draw",
+        "ess_per_second",
+        "ess_per_gradient_evaluation",
+    )
     row.update({k: work[k] for k in keys})
     row["ess_bulk_median_per_gradient_evaluation"] = diagnostics["ess_bulk_median"] / work["gradient_evaluations"]
     row["gradient_evaluations_per_second"] = work["gradient_evaluations"] / work["sampling_seconds"]
     row["step_size_mean"] = float(np.mean(result.step_size[result.valid]))
     row["L_mean"] = float(np.mean(result.trajectory_length[result.valid]))
-    scores = evaluate_run(posterior, result, test=(splits["test"].x, splits["test"].y), validation=(splits["validation"].x, splits["validation"].y))
+    scores = evaluate_run(
+        posterior,
+        result,
+        test=(splits["test"].x, splits["test"].y),
+        validation=(splits["validation"].x, splits["validation"].y),
+    )
     row.update({k: v for k, v in scores.items() if k.startswith(("test_", "validation_"))})
     if result.num_failed:
         row["failures"] = [reason for reason in result.failures if reason]
@@ -81,28 +100,53 @@ def run_space(name, posterior, settings, key, splits):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="the showcase's quick variant (short curve training and chains)")
-    parser.add_argument("--cache", type=Path, default=_REPO / "runs" / "benchmarks" / "stages", help="stage cache: the trained curve is reused from here")
-    parser.add_argument("--volume-temperatures", default="1", help="further temperatures for the volume space (comma-separated; '' for none): at the showcase's T the volume posterior predicts worse, so compare also where its validation LPPD comes closest to the tunnel's")
+    parser.add_argument(
+        "--quick", action="store_true", help="the showcase's quick variant (short curve training and chains)"
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=_REPO / "runs" / "benchmarks" / "stages",
+        help="stage cache: the trained curve is reused from here",
+    )
+    parser.add_argument(
+        "--volume-temperatures",
+        default="1",
+        help=(
+            "further temperatures for the volume space (comma-separated; '' for none): at the showcase's T the volume "
+            "posterior predicts worse, so compare also where its validation LPPD comes closest to the tunnel's"
+        ),
+    )
     arguments = parser.parse_args()
     enable_compilation_cache()
     _, config = load_config(_REPO / "configs" / "tunnels" / "showcase.yaml", "quick" if arguments.quick else None)
     setting = config.settings()[0]
-    spec, settings, seed = setting["posterior"], setting["sampler"], config.seeds[0]
+    spec, settings, seed = setting.posterior, setting.sampler, config.seeds[0]
     temperature = spec.temperatures[0]
 
     # 1. the showcase's tunnel (cached stage of the tunnels study)
     started = time.perf_counter()
     quiet = lambda message: None  # noqa: E731
-    data = data_stage(arguments.cache, setting["data"], log=quiet)
-    curve = curve_stage(arguments.cache, data, setting["model"], config.learned_sigma, config.loss, setting["curve"], seed, log=quiet)
+    data = data_stage(arguments.cache, setting.data, log=quiet)
+    curve = curve_stage(
+        arguments.cache, data, setting.model, config.learned_sigma, config.loss, setting.curve_fields, seed, log=quiet
+    )
     training_seconds = time.perf_counter() - started
-    splits = load_splits(data.folder / "data.npz")
+    splits = load_data(data)
+    trained = load_curve(curve)
 
     # 2. the same MCLMC budget in tunnel and volume coordinates
     runs = [("tunnel", temperature), ("volume", temperature)]
-    runs += [("volume", float(t)) for t in arguments.volume_temperatures.split(",") if t.strip() and float(t) != temperature]
-    posteriors = {(space, t): build_posterior(space, t, spec, curve, splits["train"])[0] for space, t in runs}
+    runs += [
+        ("volume", float(t)) for t in arguments.volume_temperatures.split(",") if t.strip() and float(t) != temperature
+    ]
+    train, curve_settings, symmetry = splits["train"], spec.curve_settings(), trained.config.get("symmetry")
+    posteriors = {
+        (space, t): curve_posterior(
+            space, trained.curve, trained.model, trained.loss, curve_settings, train.x, train.y, t, symmetry=symmetry
+        ).posterior
+        for space, t in runs
+    }
     key = jax.random.key(seed)
     rows = []
     for i, ((space, t), posterior) in enumerate(posteriors.items()):
@@ -129,8 +173,10 @@ def main() -> None:
                 summary[f"tunnel_over_volume_{name}"] = {
                     "volume_temperature": other["temperature"],
                     "validation_lppd": {"tunnel": tunnel["validation_lppd"], "volume": other["validation_lppd"]},
-                    "ess_bulk_min_per_gradient_evaluation": tunnel["ess_per_gradient_evaluation"] / other["ess_per_gradient_evaluation"],
-                    "ess_bulk_median_per_gradient_evaluation": tunnel["ess_bulk_median_per_gradient_evaluation"] / other["ess_bulk_median_per_gradient_evaluation"],
+                    "ess_bulk_min_per_gradient_evaluation": tunnel["ess_per_gradient_evaluation"]
+                    / other["ess_per_gradient_evaluation"],
+                    "ess_bulk_median_per_gradient_evaluation": tunnel["ess_bulk_median_per_gradient_evaluation"]
+                    / other["ess_bulk_median_per_gradient_evaluation"],
                     "ess_per_second": tunnel["ess_per_second"] / other["ess_per_second"],
                 }
     curve_summary = stage_summary(curve)
@@ -140,7 +186,7 @@ def main() -> None:
         "variant": config.variant,
         "device": str(jax.devices()[0]),
         "parameters": int(posteriors[runs[0]].to_parameters(jnp.zeros(posteriors[runs[0]].dimension)).shape[0]),
-        "degree": int(setting["curve"]["degree"]),
+        "degree": setting.curve.degree,
         "curve": {"cached": curve.cached, "seconds": training_seconds, **curve_summary},
         "sampler": settings.as_dict(),
         "temperature": temperature,

@@ -8,7 +8,9 @@ examples, τ = 0.1 and the same filter-normalised directions for every method:
     100-point coefficient grid, one direction at a time, each landscape separately, every grid
     point evaluated (:func:`landform.volume.grid_radii` with ``one_at_a_time=True``);
 (b) landform's default (:func:`landform.volume.exit_radii`): bracketing search to relative
-    tolerance 1e-3, all rays in lockstep, both landscapes from one set of evaluations;
+    tolerance 1e-3 that also checks below each exit for an earlier crossing (its default
+    ``resolution``, or ``--resolution``), all rays in lockstep, both landscapes from one set of
+    evaluations;
 and a reference: lockstep bisection to relative width 1e-7 from a bracket around (b)'s radii,
 for the first ``--reference-directions`` rays.
 
@@ -16,7 +18,8 @@ Prints one JSON object: wall time and loss evaluations per direction, the larges
 difference of each method's radii from the reference, throughput as a fraction of a 4096²
 float32 matmul timed in the same run, and the speed-up of (b) over (a) on the 6,000-example
 landscape (target ≥ 20×, radii within 0.1 %, throughput ≥ 0.7). Compilation is excluded from
-the timings by a warm-up on other directions; each method's best of ``--repeats`` runs counts,
+the timings by a warm-up on as many other directions (so every chunk shape is compiled); each
+method's best of ``--repeats`` runs counts,
 and its throughput is compared with a matmul timed right before and after it (the machine may be
 shared: the numbers are what this run measured).
 
@@ -37,7 +40,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-
 from _common import matmul_gflops
 
 from landform.landscape import Landscape
@@ -80,11 +82,15 @@ def build_model():
         model = mlp(input_shape=(784,), hidden=[256, 128], outputs=10)
         return model.init, model.apply, model.unit_axis
     except ImportError:  # a plain-JAX MLP in Flax layout (kernels (in, out))
+
         def init(key):
             params = {}
             for i, (m, n) in enumerate([(784, 256), (256, 128), (128, 10)]):
                 k = jax.random.fold_in(key, i)
-                params[f"Dense_{i}"] = {"kernel": jax.random.normal(k, (m, n)) * jnp.sqrt(2.0 / m), "bias": jnp.zeros(n)}
+                params[f"Dense_{i}"] = {
+                    "kernel": jax.random.normal(k, (m, n)) * jnp.sqrt(2.0 / m),
+                    "bias": jnp.zeros(n),
+                }
             return {"params": params}
 
         def apply(params, x):
@@ -176,6 +182,9 @@ def main() -> None:
     parser.add_argument("--grid-points", type=int, default=100)
     parser.add_argument("--grid-max", type=float, default=2.0, help="largest grid coefficient")
     parser.add_argument("--tolerance", type=float, default=1e-3)
+    parser.add_argument(
+        "--resolution", type=float, default=None, help="first-crossing check of (b) (default: exit_radii's)"
+    )
     parser.add_argument("--normalization", default="filter")
     parser.add_argument("--examples", type=int, default=6000)
     parser.add_argument("--small", type=int, default=60, help="size of the small nested landscape")
@@ -196,12 +205,16 @@ def main() -> None:
     tau, sizes = args.threshold, [args.small, args.examples]
     grid = np.linspace(0.0, args.grid_max, args.grid_points)
 
-    # warm-up on other directions: compile every shape the measured runs use
-    warm = WARMUP_OFFSET + np.arange(40)
+    search = {"tolerance": args.tolerance}
+    if args.resolution is not None:
+        search["resolution"] = args.resolution
+    # warm-up on other directions: compile every shape the measured runs use (the same number of
+    # directions gives the same chunks)
+    warm = WARMUP_OFFSET + np.arange(args.directions)
     for land in (landscape, small):
         grid_radii(land, directions, warm[:1], tau, coefficients=grid, one_at_a_time=True)
-    exit_radii(landscape, directions, warm, tau, sizes=sizes, tolerance=args.tolerance)
-    exit_radii(landscape, directions, warm, tau, tolerance=args.tolerance)
+    exit_radii(landscape, directions, warm, tau, sizes=sizes, **search)
+    exit_radii(landscape, directions, warm, tau, **search)
 
     # (a) the paper's protocol, each landscape separately
     k_a, k_b, r = args.grid_directions, args.directions, args.repeats
@@ -212,9 +225,9 @@ def main() -> None:
         lambda: grid_radii(small, directions, k_a, tau, coefficients=grid, one_at_a_time=True), r
     )
     # (b) landform: the 6,000-example landscape alone, and both nested landscapes at once
-    alone, t_b_alone, peak_b, top_b = measured(lambda: exit_radii(landscape, directions, k_b, tau, tolerance=args.tolerance), r)
+    alone, t_b_alone, peak_b, top_b = measured(lambda: exit_radii(landscape, directions, k_b, tau, **search), r)
     nested, t_b_nested, peak_nested, top_nested = measured(
-        lambda: exit_radii(landscape, directions, k_b, tau, sizes=sizes, tolerance=args.tolerance), r
+        lambda: exit_radii(landscape, directions, k_b, tau, sizes=sizes, **search), r
     )
 
     # reference radii for the first rays, both landscapes
@@ -223,10 +236,19 @@ def main() -> None:
     reference, usable = {}, {}
     for q, size in enumerate(sizes):
         usable[size] = np.flatnonzero(nested.status[:k_r, q, 0] == 0)  # resolved rays only
-        reference[size] = reference_radii(
-            landscape, theta, dirs[usable[size]], nested.lower[usable[size], q, 0],
-            nested.upper[usable[size], q, 0], tau, size,
-        ) if usable[size].size else np.zeros(0)
+        reference[size] = (
+            reference_radii(
+                landscape,
+                theta,
+                dirs[usable[size]],
+                nested.lower[usable[size], q, 0],
+                nested.upper[usable[size], q, 0],
+                tau,
+                size,
+            )
+            if usable[size].size
+            else np.zeros(0)
+        )
 
     def worst(radii, size):
         rows = usable[size]
@@ -261,6 +283,7 @@ def main() -> None:
         "repeats": r,
         "grid": {"points": args.grid_points, "max": args.grid_max},
         "tolerance": args.tolerance,
+        "resolution": alone.settings.resolution,
         "wall_seconds_per_direction": {k: round(v, 4) for k, v in per_direction.items()},
         "loss_evaluations_per_direction": {
             "a_grid_per_landscape": args.grid_points,
@@ -287,7 +310,8 @@ def main() -> None:
             ),
         },
         "status_counts_b_nested": {
-            name: int(np.sum(nested.status_names() == name)) for name in ("resolved", "censored", "outside", "unresolved")
+            name: int(np.sum(nested.status_names() == name))
+            for name in ("resolved", "censored", "outside", "unresolved")
         },
         "grid_censored_rays": int(grid_large.censored.sum() + grid_small.censored.sum()),
         "median_radius": {

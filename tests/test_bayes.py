@@ -18,9 +18,11 @@ import pytest
 from scipy import stats
 
 from landform.bayes import (
+    CurvePosteriorSettings,
     SamplerSettings,
     convergence,
     coordinate_draws,
+    curve_posterior,
     evaluate_run,
     from_draws,
     full_posterior,
@@ -37,14 +39,15 @@ from landform.bayes import (
     positive_log_jacobian,
     positive_to_unconstrained,
     predictive_metrics,
+    prior_coordinates,
     sample,
     sample_posterior,
-    select_temperature,
     to_inference_data,
 )
 from landform.bayes.records import chains_of, import_arviz
 from landform.errors import ConfigError, NumericalError, UnknownNameError
-from landform.paths import bezier
+from landform.flat import ravel
+from landform.paths import bezier, evaluate
 from landform.subspace import curve_in_coordinates, curve_subspace, tunnel_from_curve
 
 MEAN = np.array([1.0, -2.0, 0.5])
@@ -164,7 +167,11 @@ def test_tunnel_posterior_maps_constrained_starting_values():
         curve = line_curve(3)
         subspace, tunnel = tunnel_from_curve(curve)
         posterior = make_posterior("tunnel", linear_predict, x, y, subspace=subspace, tunnel=tunnel, t_prior="jacobian")
-        values = {"t": jnp.asarray([0.25, 1.05]), "xi": jnp.asarray([[0.1, -0.2], [0.0, 0.3]]), "sigma": jnp.asarray([0.2, 1.5])}
+        values = {
+            "t": jnp.asarray([0.25, 1.05]),
+            "xi": jnp.asarray([[0.1, -0.2], [0.0, 0.3]]),
+            "sigma": jnp.asarray([0.2, 1.5]),
+        }
         z = posterior.initial_positions(values=values)
         assert z.shape == (2, 4)
         # unconstrained, not the raw values: t = 0.25 maps to logit((0.25 + 0.1) / 1.2)
@@ -212,6 +219,102 @@ def test_posterior_errors():
         sample(jax.random.key(0), gaussian_log_density, jnp.zeros((2, 3)), sampler="gibbs", num_chains=2)
     with pytest.raises(ConfigError):
         SamplerSettings(num_warmup=5)
+
+
+# ---------------------------------------------------------------------------------------------
+# posteriors around a trained curve
+
+
+def small_network(learned_sigma=None):
+    """An MLP 1 → 3 → 1 (n = 10 weights; 11 with a learned σ) and a Bézier curve of K = 3 in it."""
+    from landform.models import build, with_learned_sigma
+
+    model = build({"name": "mlp", "hidden": [3], "outputs": 1, "input_shape": [1]})
+    model = with_learned_sigma(model, learned_sigma) if learned_sigma else model
+    size = int(ravel(model.init(jax.random.key(0)))[0].shape[0])
+    points = np.random.default_rng(4).normal(size=(4, size))
+    return model, bezier(jnp.asarray(points))
+
+
+def test_curve_posterior_matches_a_hand_computation():
+    """The volume posterior with a fixed σ:
+    log p_T(φ) = Σ_k log N(φ_k; 0, s²) + (1/T) Σ_i log N(y_i; f(θ(φ), x_i), σ²)."""
+    with jax.enable_x64(True):
+        x, y = toy_regression()
+        model, curve = small_network()
+        settings = CurvePosteriorSettings(sigma=0.3, volume_prior_scale=0.7)
+        built = curve_posterior("volume", curve, model, "mse", settings, x, y, 2.0)
+        assert built.tunnel is None and built.loss == "mse" and built.curve is curve
+        assert built.subspace.dimension == 3 and built.posterior.dimension == 3
+        # c(t) in φ maps back onto the curve's control points
+        np.testing.assert_allclose(
+            built.subspace.to_parameters(built.curve_phi.control_points), curve.control_points, atol=1e-8
+        )
+        phi = jnp.asarray([0.2, -0.4, 0.1])
+        _, unravel = ravel(model.init(jax.random.key(0)))
+        theta = built.subspace.to_parameters(phi)
+        prediction = np.asarray(model.apply(unravel(theta), jnp.asarray(x)))[:, 0]
+        log_likelihood = np.sum(stats.norm.logpdf(y[:, 0], prediction, 0.3))
+        log_prior = np.sum(stats.norm.logpdf(np.asarray(phi), 0, 0.7))
+        np.testing.assert_allclose(built.posterior.log_density(phi), log_prior + log_likelihood / 2.0, rtol=1e-10)
+
+
+@pytest.mark.parametrize("space", ["tunnel", "volume", "line", "full"])
+def test_curve_posterior_spaces_agree_with_make_posterior(space):
+    """Each space's options come from the settings: the density of make_posterior given them by hand."""
+    x, y = toy_regression()
+    model, curve = small_network(learned_sigma=0.1)
+    settings = CurvePosteriorSettings(volume_prior_scale=0.5, full_prior_scale=2.0, t_prior="none", xi_scale=0.3)
+    points = np.random.default_rng(5).normal(size=(2, 11)).astype(np.float32)
+    built = curve_posterior(space, curve, model, "gaussian_nll_learned", settings, x, y, 3.0, ensemble_points=points)
+    assert (built.tunnel is not None) == (space == "tunnel")
+    options = {
+        "tunnel": {"t_prior": "none", "xi_scale": 0.3},
+        "line": {"t_prior": "none", "lower": -0.1, "upper": 1.1},
+        "volume": {"prior_scale": 0.5},
+        "full": {"prior_scale": 2.0, "initial_points": points},
+    }[space]
+    predict = lambda theta, inputs: built.curve_model.apply(theta, inputs)[:, :-1]  # without the log σ column
+    pieces = {"subspace": built.subspace, "tunnel": built.tunnel, "curve": built.curve_phi}
+    pieces["dimension"] = built.subspace.ambient_dimension
+    reference = make_posterior(
+        space, predict, x, y, likelihood=gaussian_likelihood(None), temperature=3.0, **pieces, **options
+    )
+    posterior = built.posterior
+    assert posterior.names == reference.names and posterior.names[-1] == "log_sigma"
+    z = posterior.initial_positions(jax.random.key(1), 3) + 0.01
+    np.testing.assert_array_equal(jax.vmap(posterior.log_density)(z), jax.vmap(reference.log_density)(z))
+    if space == "tunnel":
+        assert built.tunnel.tube_scale == settings.tube_scale and built.tunnel.frame.kind == settings.frame
+
+
+def test_curve_posterior_likelihoods_and_errors():
+    x, y = toy_regression()
+    model, curve = small_network(learned_sigma=0.1)
+    trained = curve_posterior(
+        "volume", curve, model, "gaussian_nll_learned", CurvePosteriorSettings(sigma="trained"), x, y, 1.0
+    )
+    assert trained.posterior.likelihood.sigma == "network" and trained.posterior.dimension == 3
+    labels = (x[:, 0] > 0).astype(np.int32)
+    plain, plain_curve = small_network()
+    categorical = CurvePosteriorSettings(likelihood="categorical")
+    built = curve_posterior("line", plain_curve, plain, "cross_entropy", categorical, x, labels, 1.0)
+    assert built.posterior.likelihood.kind == "categorical" and built.posterior.dimension == 1
+    with pytest.raises(UnknownNameError):
+        curve_posterior("sphere", curve, model, "gaussian_nll_learned", CurvePosteriorSettings(), x, y, 1.0)
+    with pytest.raises(UnknownNameError):
+        curve_posterior("volume", curve, model, "mse", CurvePosteriorSettings(likelihood="poisson"), x, y, 1.0)
+    with pytest.raises(ConfigError, match="temperature"):
+        curve_posterior("volume", curve, model, "mse", CurvePosteriorSettings(), x, y, 0.0)
+    curve_phi = trained.curve_phi
+    with pytest.raises(ConfigError, match="tunnel map"):
+        prior_coordinates("tunnel", CurvePosteriorSettings(), curve_phi, None, 10)
+    with pytest.raises(UnknownNameError):
+        prior_coordinates("sphere", CurvePosteriorSettings(), curve_phi, None, 10)
+    # line draws lie on the curve c(t), t in the prior's range
+    draws = prior_coordinates("line", CurvePosteriorSettings(t_prior="none"), curve_phi, None, 50, seed=2)
+    t = np.random.default_rng(2).uniform(-0.1, 1.1, 50).astype(np.float32)
+    np.testing.assert_allclose(draws, np.asarray(evaluate(curve_phi, jnp.asarray(t))), rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,7 +446,7 @@ def test_lppd_and_psis_loo_on_the_conjugate_normal_model():
         leave_precision = 1 / prior_scale**2 + (count - 1) / sigma**2
         leave_mean = (y.sum() - y) / sigma**2 / leave_precision
         analytic = stats.norm.logpdf(y, leave_mean, np.sqrt(1 / leave_precision + sigma**2))
-        result = loo(log_likelihood)
+        result = loo(log_likelihood, temperature=1.0)
         assert 0.8 < result["reff"] < 1.25  # independent draws
         weights = np.exp(-flat - (-flat).max(axis=0))  # importance ratios 1 / p(y_i | θ_s)
         relative = weights.std(axis=0) / weights.mean(axis=0) / math.sqrt(flat.shape[0])
@@ -369,7 +472,15 @@ def test_tunnel_run_records_and_netcdf(tmp_path):
     result = sample_posterior(jax.random.key(7), posterior, sampler="rwm", num_chains=2, num_warmup=300, num_draws=400)
     assert result.settings["posterior_space"] == "tunnel" and result.num_failed == 0
     row = evaluate_run(posterior, result, test=toy_regression(1), validation=toy_regression(2), train=(x, y))
-    for key in ("ess_bulk_min", "ess_tail_min", "rhat_max", "test_lppd", "test_rmse", "validation_lppd", "train_elpd_loo"):
+    for key in (
+        "ess_bulk_min",
+        "ess_tail_min",
+        "rhat_max",
+        "test_lppd",
+        "test_rmse",
+        "validation_lppd",
+        "train_elpd_loo",
+    ):
         assert np.isfinite(row[key]), key
     assert row["evaluation_kind"] == "density" and row["chains_failed"] == 0
     # ESS is computed on φ (3 subspace coordinates), not on the sampler's (t, ξ, log σ)
@@ -395,7 +506,10 @@ def test_tunnel_run_records_and_netcdf(tmp_path):
         evaluate_run(posterior, nothing)
 
 
-def test_select_temperature_picks_the_best_validation_lppd():
+def test_select_best_picks_the_temperature_of_the_best_validation_lppd():
+    """The tunnels study's temperature selection (a copy in landform.bayes used ddof = 0 before)."""
+    from landform.studies.analysis import select_best
+
     rows = []
     for space, best in (("tunnel", 10.0), ("volume", 1.0)):
         for temperature in (1.0, 10.0, 100.0):
@@ -410,10 +524,38 @@ def test_select_temperature_picks_the_best_validation_lppd():
                         "test_lppd": score + seed,
                     }
                 )
-    rows.append({"space": "tunnel", "temperature": 100.0, "seed": 3, "validation_lppd": float("nan"), "test_lppd": float("nan")})
-    table = select_temperature(pd.DataFrame(rows), setting_columns=["space"], metric_columns=["test_lppd"])
+    rows.append(
+        {"space": "tunnel", "temperature": 100.0, "seed": 3, "validation_lppd": float("nan"), "test_lppd": float("nan")}
+    )
+    table = select_best(pd.DataFrame(rows), group=["space"], metrics=["test_lppd"])
     chosen = table.set_index("space")
     assert chosen.loc["tunnel", "temperature"] == 10.0 and chosen.loc["volume", "temperature"] == 1.0
     assert chosen.loc["tunnel", "rows_excluded"] == 1 and chosen.loc["tunnel", "seeds"] == 3
     np.testing.assert_allclose(chosen.loc["tunnel", "test_lppd_mean"], np.mean([0.0, 1.01, 2.02]))
-    np.testing.assert_allclose(chosen.loc["tunnel", "test_lppd_std"], np.std([0.0, 1.01, 2.02]))
+    np.testing.assert_allclose(chosen.loc["tunnel", "test_lppd_std"], np.std([0.0, 1.01, 2.02], ddof=1))  # over seeds
+
+
+def test_sigma_prior_has_a_location():
+    """σ ~ LogNormal(μ, s): the prior of u = log σ is N(μ, s²) (with the Jacobian of σ = e^u),
+    and chains start at the prior's median e^μ."""
+    from scipy import stats
+
+    from landform.bayes.posterior import full_posterior, gaussian_likelihood
+
+    x, y = np.zeros((3, 1), np.float32), np.zeros((3, 1), np.float32)
+    posterior = full_posterior(
+        2,
+        lambda theta, inputs: inputs @ theta[:1, None],
+        x,
+        y,
+        likelihood=gaussian_likelihood(None, 0.1, -1.0),
+        initial_points=np.zeros((1, 2), np.float32),
+    )
+    z = jnp.asarray([0.3, -0.2, -0.85])  # θ1, θ2, u = log σ
+    expected = stats.norm.logpdf([0.3, -0.2], 0, 1).sum() + stats.norm.logpdf(-0.85, -1.0, 0.1)
+    np.testing.assert_allclose(posterior.log_prior(z), expected, rtol=1e-5)
+    assert posterior.settings["sigma_prior_location"] == -1.0
+    start = posterior.default_values(jax.random.key(0), 2)
+    np.testing.assert_allclose(start["sigma"], np.exp(-1.0), rtol=1e-6)
+    with pytest.raises(ConfigError, match="sigma_prior_location"):
+        gaussian_likelihood(None, 1.0, float("nan"))

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from landform.cli import app
 from landform.studies import load_config
-from landform.studies.demo import TUNNEL_SETTINGS, VOLUME_SETTINGS
+from landform.studies.demo import demo_configs
 
 runner = CliRunner()
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -48,34 +48,37 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path):
     bad.write_text("study: nonsense\nname: x\n")
     unknown = runner.invoke(app, ["run", str(bad)])
     assert unknown.exit_code == 2 and "unknown study 'nonsense'" in unknown.output and "volume" in unknown.output
-    invalid = runner.invoke(app, ["run", str(CONFIGS / "volume" / "swiss_roll_low_data.yaml"), "--variant", "quick", "--set", "volume.thresholds=[-1]"])
+    invalid = runner.invoke(
+        app,
+        [
+            "run",
+            str(CONFIGS / "volume" / "swiss_roll_low_data.yaml"),
+            "--variant",
+            "quick",
+            "--set",
+            "volume.thresholds=[-1]",
+        ],
+    )
     assert invalid.exit_code == 2 and "thresholds" in invalid.output
 
 
 def test_offline_dataset_error_is_clear(monkeypatch, tmp_path):
     monkeypatch.setenv("LANDFORM_DATA", str(tmp_path))
     monkeypatch.setenv("LANDFORM_OFFLINE", "1")
-    result = runner.invoke(app, ["run", str(CONFIGS / "volume" / "mnist_low_data.yaml"), "--variant", "quick", "--out", str(tmp_path / "run")])
+    result = runner.invoke(
+        app,
+        ["run", str(CONFIGS / "volume" / "mnist_low_data.yaml"), "--variant", "quick", "--out", str(tmp_path / "run")],
+    )
     assert result.exit_code == 2
     assert "mnist" in result.output and str(tmp_path) in result.output.replace("\n", "")
 
 
-def test_demo_settings_match_the_config_file():
+def test_demo_settings_are_the_quick_configs():
+    volume, tunnels = demo_configs()
     _, config = load_config(CONFIGS / "volume" / "swiss_roll_low_data.yaml", "quick")
-    assert config.model_dump() == load_config_from(VOLUME_SETTINGS).model_dump()
-
-
-def test_demo_tunnel_settings_match_the_showcase_config():
-    from landform.studies.tunnels import Config
-
+    assert volume.model_dump() == config.model_dump()
     _, config = load_config(CONFIGS / "tunnels" / "showcase.yaml", "quick", ["posterior.spaces=[tunnel, volume]"])
-    assert config.model_dump() == Config.model_validate(TUNNEL_SETTINGS).model_dump()
-
-
-def load_config_from(settings):
-    from landform.studies.volume import Config
-
-    return Config.model_validate(settings)
+    assert tunnels.model_dump() == config.model_dump()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

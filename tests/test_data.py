@@ -594,9 +594,7 @@ def test_class_imbalance_fractions_are_exact():
     for size in (500, 1500, 4500):
         counts = np.bincount(additions[:size], minlength=10)
         assert counts.max() - counts.min() <= 1
-    np.testing.assert_array_equal(
-        nested.indices, data.imbalanced_nested(split, sizes, 0.9, (0, 1), seed=0).indices
-    )
+    np.testing.assert_array_equal(nested.indices, data.imbalanced_nested(split, sizes, 0.9, (0, 1), seed=0).indices)
     with pytest.raises(ConfigError, match="available"):
         data.imbalanced_indices(labels[:100], 50, 0.9, classes=(0,), seed=0)
 

@@ -17,7 +17,10 @@ def small_mlp(key, sizes=(5, 7, 3)):
     params = {}
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         k = jax.random.fold_in(key, i)
-        params[f"layer{i}"] = {"kernel": jax.random.normal(k, (a, b)) / math.sqrt(a), "bias": 0.1 * jnp.arange(b, dtype=jnp.float32)}
+        params[f"layer{i}"] = {
+            "kernel": jax.random.normal(k, (a, b)) / math.sqrt(a),
+            "bias": 0.1 * jnp.arange(b, dtype=jnp.float32),
+        }
     return params
 
 
@@ -123,7 +126,9 @@ def test_per_example_function_landscape_prefixes():
     theta = jnp.array([1.0, 0.0, -1.0])
     per = np.asarray(jnp.sum((theta - centres) ** 2, axis=1))
     np.testing.assert_allclose(landscape.per_example(theta), per, rtol=1e-6)
-    np.testing.assert_allclose(landscape.prefix_losses(theta, [1, 4, 10]), [per[:1].mean(), per[:4].mean(), per.mean()], rtol=1e-6)
+    np.testing.assert_allclose(
+        landscape.prefix_losses(theta, [1, 4, 10]), [per[:1].mean(), per[:4].mean(), per.mean()], rtol=1e-6
+    )
 
 
 # ---------------------------------------------------------------- model landscapes
@@ -147,9 +152,18 @@ def test_chunked_batches_equal_one_at_a_time(classification):
     landscape = Landscape.from_apply(apply_mlp, params, x, y, "cross_entropy")
     thetas = landscape.theta[None] + 0.5 * jax.random.normal(jax.random.key(3), (7, landscape.dim))
     one_at_a_time = np.stack([np.asarray(landscape.per_example(t)) for t in thetas])
-    direct = np.stack([np.asarray(get_loss("cross_entropy").per_example(apply_mlp(landscape.unravel(t), x), y)) for t in thetas])
+    direct = np.stack(
+        [np.asarray(get_loss("cross_entropy").per_example(apply_mlp(landscape.unravel(t), x), y)) for t in thetas]
+    )
     np.testing.assert_allclose(one_at_a_time, direct, rtol=1e-5, atol=1e-6)
-    for chunking in [Chunking(1, 157), Chunking(2, 50), Chunking(3, 16), Chunking(7, 1), Chunking(10, 157), Chunking(4, 200)]:
+    for chunking in [
+        Chunking(1, 157),
+        Chunking(2, 50),
+        Chunking(3, 16),
+        Chunking(7, 1),
+        Chunking(10, 157),
+        Chunking(4, 200),
+    ]:
         batched = landscape.per_example_batch(thetas, chunking=chunking)
         np.testing.assert_allclose(batched, one_at_a_time, rtol=1e-5, atol=1e-6, err_msg=str(chunking))
 
@@ -177,7 +191,9 @@ def test_accuracy_and_gradient(classification):
     params, x, y = classification
     landscape = Landscape.from_apply(apply_mlp, params, x, y, "cross_entropy")
     predicted = np.argmax(apply_mlp(params, x), axis=1)
-    assert float(landscape.accuracy(landscape.theta)) == pytest.approx(float(np.mean(np.asarray(predicted) == y)), abs=1e-7)
+    assert float(landscape.accuracy(landscape.theta)) == pytest.approx(
+        float(np.mean(np.asarray(predicted) == y)), abs=1e-7
+    )
     value, grad = landscape.value_and_grad(landscape.theta)
 
     def direct(theta):
@@ -268,3 +284,31 @@ def test_landscape_from_any_model_family(classification):
     # the plain-function landscape equals a direct evaluation
     direct = get_loss("cross_entropy").per_example(apply_mlp(small_mlp(jax.random.key(0)), x), y).mean()
     np.testing.assert_allclose(losses[-1].loss(losses[-1].theta), direct, rtol=1e-6)
+
+
+def test_a_linen_landscape_perturbs_parameters_only(classification):
+    """Batch statistics are fixed: θ holds the 'params' collection alone, and moving θ leaves
+    the running mean and variance as they were."""
+    import flax.linen as linen
+
+    import landform
+
+    _, x, y = classification
+
+    class WithBatchNorm(linen.Module):
+        @linen.compact
+        def __call__(self, inputs):
+            hidden = linen.BatchNorm(use_running_average=True)(linen.Dense(4)(inputs))
+            return linen.Dense(3)(linen.relu(hidden))
+
+    module = WithBatchNorm()
+    variables = module.init(jax.random.key(0), x[:1])
+    stats = jax.tree_util.tree_map(lambda v: v + 1.0, variables["batch_stats"])  # not the init values
+    variables = {"params": variables["params"], "batch_stats": stats}
+    landscape = landform.landscape_from(module, variables, x, y)
+    parameters = sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(variables["params"]))
+    assert landscape.dim == parameters == 5 * 4 + 4 + 4 + 4 + 4 * 3 + 3
+    direct = get_loss("cross_entropy").per_example(module.apply(variables, x), y).mean()
+    np.testing.assert_allclose(landscape.loss(landscape.theta), direct, rtol=1e-6)
+    with pytest.raises(landform.LandformError, match="'params' collection"):
+        landform.landscape_from(module, {"batch_stats": stats}, x, y)

@@ -247,9 +247,7 @@ def dense(kernel, bias):
 def test_polynomial_features_are_powers():
     model = models.mlp((1,), [], 3, polynomial_features=3)
     params = {"params": {"Dense_0": dense(jnp.eye(3), jnp.zeros(3))}}
-    assert jax.tree.map(jnp.shape, params) == jax.tree.map(
-        lambda s: s.shape, jax.eval_shape(model.init, KEY)
-    )
+    assert jax.tree.map(jnp.shape, params) == jax.tree.map(lambda s: s.shape, jax.eval_shape(model.init, KEY))
     x = jnp.array([[-2.0], [0.5], [3.0]])
     np.testing.assert_allclose(model.apply(params, x), jnp.concatenate([x, x**2, x**3], axis=1))
 
@@ -287,9 +285,7 @@ def test_transformer_last_pool_is_last_position():
     params = full.init(KEY)
     assert_trees_equal(params, last.init(KEY))
     batch = tokens((3, 4), 11)
-    np.testing.assert_allclose(
-        last.apply(params, batch), full.apply(params, batch)[:, -1], rtol=1e-5, atol=1e-6
-    )
+    np.testing.assert_allclose(last.apply(params, batch), full.apply(params, batch)[:, -1], rtol=1e-5, atol=1e-6)
 
 
 def test_learned_sigma():
@@ -309,18 +305,12 @@ def test_learned_sigma():
     # the loss convention: 0.5 log 2π + log σ + (f - y)² / 2σ², averaged over outputs
     targets = jnp.zeros((4, 2))
     mean = outputs[:, :2]
-    expected = jnp.mean(
-        0.5 * math.log(2 * math.pi) + math.log(0.05) + 0.5 * (mean / 0.05) ** 2, axis=1
-    )
+    expected = jnp.mean(0.5 * math.log(2 * math.pi) + math.log(0.05) + 0.5 * (mean / 0.05) ** 2, axis=1)
     np.testing.assert_allclose(gaussian_nll_learned(outputs, targets), expected, rtol=1e-5)
     # gradients reach log σ
-    grad = jax.jit(jax.grad(lambda p: gaussian_nll_learned(model.apply(p, x), targets).mean()))(
-        params
-    )
+    grad = jax.jit(jax.grad(lambda p: gaussian_nll_learned(model.apply(p, x), targets).mean()))(params)
     assert float(grad["log_sigma"]) != 0.0
-    assert models.with_learned_sigma(inner, initial_sigma=2.0).init(KEY)["log_sigma"] == (
-        pytest.approx(math.log(2.0))
-    )
+    assert models.with_learned_sigma(inner, initial_sigma=2.0).init(KEY)["log_sigma"] == (pytest.approx(math.log(2.0)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,8 +332,9 @@ def test_unknown_activation_lists_known():
     message = str(info.value)
     assert "swoosh" in message and "relu" in message and "gelu" in message
     with pytest.raises(UnknownNameError):
-        models.build({"name": "cnn", "input_shape": [8, 8, 1], "channels": [2], "dense": [],
-                      "outputs": 2, "activation": "nope"})
+        models.build(
+            {"name": "cnn", "input_shape": [8, 8, 1], "channels": [2], "dense": [], "outputs": 2, "activation": "nope"}
+        )
 
 
 def test_wrong_kwargs_say_which_arguments_the_model_takes():
@@ -441,9 +432,11 @@ def equinox_module(constructor, *args, seed=0):
     skeleton = eqx.filter_eval_shape(constructor, *args, key=KEY)
     rng = np.random.default_rng(seed)
     return jax.tree.map(
-        lambda leaf: jnp.asarray(0.5 * rng.standard_normal(leaf.shape), leaf.dtype)
-        if isinstance(leaf, jax.ShapeDtypeStruct)
-        else leaf,
+        lambda leaf: (
+            jnp.asarray(0.5 * rng.standard_normal(leaf.shape), leaf.dtype)
+            if isinstance(leaf, jax.ShapeDtypeStruct)
+            else leaf
+        ),
         skeleton,
     )
 
@@ -507,8 +500,10 @@ def test_nnx_adapter_state_is_not_in_theta():
     x = float_batch((3,), n=4)
     # evaluation mode: dropout off and running statistics (mean 0, var 1) used
     expected = module.second(
-        jnp.tanh((module.first(x) - 0.0) / jnp.sqrt(1.0 + module.norm.epsilon)
-                 * module.norm.scale[...] + module.norm.bias[...])
+        jnp.tanh(
+            (module.first(x) - 0.0) / jnp.sqrt(1.0 + module.norm.epsilon) * module.norm.scale[...]
+            + module.norm.bias[...]
+        )
     )
     np.testing.assert_allclose(model.apply(params, x), expected, rtol=1e-5, atol=1e-6)
     # the caller's module is not put in evaluation mode, and its RNG counters do not move
@@ -536,6 +531,4 @@ def test_equinox_adapter():
     batched_module = Batched(equinox_module(eqx.nn.Linear, 3, 2))
     batched, batched_params = models.from_equinox(batched_module, batched=True)
     assert leaf_slices(batched_params)[0].shape == (2, 3)  # Linear weight (out, in)
-    np.testing.assert_allclose(
-        batched.apply(batched_params, x), jax.vmap(batched_module.linear)(x), rtol=1e-6
-    )
+    np.testing.assert_allclose(batched.apply(batched_params, x), jax.vmap(batched_module.linear)(x), rtol=1e-6)

@@ -77,7 +77,10 @@ def test_bezier_derivatives_match_autodiff(degree):
         def compare(points):
             curve = bezier(points)
             f = lambda s: evaluate(curve, s)  # noqa: E731
-            autodiff = [jax.vmap(g)(ts) for g in (jax.jacfwd(f), jax.jacfwd(jax.jacfwd(f)), jax.jacfwd(jax.jacfwd(jax.jacfwd(f))))]
+            autodiff = [
+                jax.vmap(g)(ts)
+                for g in (jax.jacfwd(f), jax.jacfwd(jax.jacfwd(f)), jax.jacfwd(jax.jacfwd(jax.jacfwd(f))))
+            ]
             hand = [derivative(curve, ts, order) for order in (1, 2, 3)]
             return autodiff, hand, evaluate(curve, ts), jnp.stack([evaluate(curve, t) for t in ts])
 
@@ -425,9 +428,10 @@ def test_fixed_ends_stay_exactly_fixed_with_arc_length_sampling_and_minibatches(
     assert result.status == "completed"
     straight = (1 - jnp.linspace(0, 1, 4)[:, None]) * start + jnp.linspace(0, 1, 4)[:, None] * end
     assert float(jnp.max(jnp.abs(result.last_curve.control_points[1:-1] - straight[1:-1]))) > 1e-3
-    assert result.history["train_loss"][-1] < result.history["train_loss"][1] or result.history[
-        "validation_loss"
-    ][-1] < result.history["validation_loss"][0]
+    assert (
+        result.history["train_loss"][-1] < result.history["train_loss"][1]
+        or result.history["validation_loss"][-1] < result.history["validation_loss"][0]
+    )
 
 
 def test_classification_curve_with_ascending_biases():
@@ -436,7 +440,9 @@ def test_classification_curve_with_ascending_biases():
     y = (np.argmax(x @ rng.normal(size=(2, 3)), axis=1)).astype(np.int32)
     train = Split(x, y)
     model = mlp((2,), [8], 3)
-    config = CurveTrainConfig(degree=2, steps=150, samples_per_step=4, learning_rate=2e-2, validate_every=150, symmetry="first")
+    config = CurveTrainConfig(
+        degree=2, steps=150, samples_per_step=4, learning_rate=2e-2, validate_every=150, symmetry="first"
+    )
     result = fit_curve(model, train, config)
     assert result.loss.name == "cross_entropy" and result.status == "completed"
     thetas = network_parameters(result.curve_model, result.curve, jnp.linspace(0, 1, 5))

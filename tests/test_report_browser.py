@@ -49,7 +49,10 @@ class DevTools:
         host, _, port = host_port.partition(":")
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        request = f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        request = (
+            f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         self.sock.sendall(request.encode())
         response = b""
         while b"\r\n\r\n" not in response:
@@ -200,9 +203,14 @@ def load(tools: DevTools, path: Path) -> list[str]:
     for event in tools.events:
         method, params = event.get("method"), event.get("params", {})
         if method == "Runtime.exceptionThrown":
-            problems.append(f"exception: {params['exceptionDetails'].get('text')} {params['exceptionDetails'].get('exception', {}).get('description', '')}")
+            problems.append(
+                f"exception: {params['exceptionDetails'].get('text')} "
+                f"{params['exceptionDetails'].get('exception', {}).get('description', '')}"
+            )
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            problems.append("console.error: " + " ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
+            problems.append(
+                "console.error: " + " ".join(str(a.get("value", a.get("description"))) for a in params.get("args", []))
+            )
         elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
             problems.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}")
         elif method == "Network.requestWillBeSent":
@@ -277,7 +285,7 @@ def test_the_sweep_report_is_self_contained(sweep_report):
     run_figures = sorted(folder.glob("runs/*/figures/*.png"))
     assert len(run_figures) >= 2 * 3
     assert text.count("<figure") == len(run_figures) + len(list(folder.glob("figures/*.png")))
-    assert "src=\"http" not in text and "src='http" not in text and "<link" not in text and "<script" not in text
+    assert 'src="http' not in text and "src='http" not in text and "<link" not in text and "<script" not in text
     assert "Table: volumes (collected)" in text and "volume.thresholds=0.6__seed=0" in text
 
 
@@ -285,15 +293,22 @@ def test_report_loads_in_chromium_without_errors_with_every_figure_decoded(brows
     folder, report = sweep_report
     # the error checks see errors: a page with a console error and a broken image is caught
     broken = tmp_path / "broken.html"
-    broken.write_text("<html><body><script>console.error('deliberate')</script><figure><img src='data:image/png;base64,AAAA'></figure></body></html>")
+    broken.write_text(
+        "<html><body><script>console.error('deliberate')</script>"
+        "<figure><img src='data:image/png;base64,AAAA'></figure></body></html>"
+    )
     caught = load(browser, broken)
     assert any("deliberate" in p for p in caught), caught
-    state = json.loads(browser.call("Runtime.evaluate", expression=FIGURES, awaitPromise=True, returnByValue=True)["result"]["value"])
+    state = json.loads(
+        browser.call("Runtime.evaluate", expression=FIGURES, awaitPromise=True, returnByValue=True)["result"]["value"]
+    )
     assert state["images"][0]["width"] == 0
 
     problems = load(browser, report)
     assert problems == []
-    state = json.loads(browser.call("Runtime.evaluate", expression=FIGURES, awaitPromise=True, returnByValue=True)["result"]["value"])
+    state = json.loads(
+        browser.call("Runtime.evaluate", expression=FIGURES, awaitPromise=True, returnByValue=True)["result"]["value"]
+    )
     expected = report.read_text().count("<figure")
     assert state["figures"] == expected >= 8
     assert len(state["images"]) == expected
@@ -304,7 +319,12 @@ def test_report_loads_in_chromium_without_errors_with_every_figure_decoded(brows
     metrics = browser.call("Page.getLayoutMetrics")
     size = metrics.get("cssContentSize") or metrics["contentSize"]
     height = min(int(size["height"]), 12000)
-    shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": int(size["width"]), "height": height, "scale": 1})
+    shot = browser.call(
+        "Page.captureScreenshot",
+        format="png",
+        captureBeyondViewport=True,
+        clip={"x": 0, "y": 0, "width": int(size["width"]), "height": height, "scale": 1},
+    )
     data = base64.b64decode(shot["data"])
     width, rows = png_size(data)
     assert width > 500 and rows > 900
@@ -328,7 +348,9 @@ def test_run_folder_report_loads_in_chromium(browser, sweep_report):
     assert result.exit_code == 0, result.output
     overview = run / "overview.html"
     assert load(browser, overview) == []
-    state = json.loads(browser.call("Runtime.evaluate", expression=FIGURES, awaitPromise=True, returnByValue=True)["result"]["value"])
+    state = json.loads(
+        browser.call("Runtime.evaluate", expression=FIGURES, awaitPromise=True, returnByValue=True)["result"]["value"]
+    )
     assert state["figures"] == len(list(run.glob("figures/*.png"))) > 0
     assert all(image["width"] > 0 for image in state["images"])
     # the study's captions are kept

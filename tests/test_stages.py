@@ -1,4 +1,4 @@
-"""Stage caches shared by processes working at the same time (landform.run.stages).
+"""Stage caches shared by processes working at the same time (landform.store.stages).
 
 Temporaries are named after their owner (pid and host); cleaning a cache removes only those of
 owners that are gone, and two processes computing the same stage at once both finish with the
@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from landform.run import stages
-from landform.run.stages import DONE, abandoned, clean_temporaries, host_label, run_stage, stage_key, temporary_owner
+from landform.store import stages
+from landform.store.stages import DONE, abandoned, clean_temporaries, host_label, run_stage, stage_key, temporary_owner
 
 
 def _gone_pid() -> int:
@@ -60,8 +60,12 @@ def test_cleaning_keeps_temporaries_of_live_processes_and_removes_those_of_gone_
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         gone = _gone_pid()
-        live = _temporary(tmp_path, f".train-aaa.{sleeper.pid}@{host}.1a2b3c4d.tmp", age=10 * 86400)  # old, but its process lives
-        mine = _temporary(tmp_path, f".train-bbb.{os.getpid()}@{host}.1a2b3c4d.tmp", age=10 * 86400)  # this process: maybe another thread's
+        live = _temporary(
+            tmp_path, f".train-aaa.{sleeper.pid}@{host}.1a2b3c4d.tmp", age=10 * 86400
+        )  # old, but its process lives
+        mine = _temporary(
+            tmp_path, f".train-bbb.{os.getpid()}@{host}.1a2b3c4d.tmp", age=10 * 86400
+        )  # this process: maybe another thread's
         dead = _temporary(tmp_path, f".train-ccc.{gone}@{host}.1a2b3c4d.tmp")  # fresh, but its process is gone
         (tmp_path / "train-ddd").mkdir()  # a finished stage is never touched
         (tmp_path / "train-ddd" / DONE).write_text("{}")
@@ -96,7 +100,7 @@ def test_temporaries_of_other_hosts_are_removed_only_when_old(tmp_path):
 _RACER = """
 import json, os, sys, time
 from pathlib import Path
-from landform.run.stages import run_stage
+from landform.store.stages import run_stage
 
 cache, signals = sys.argv[1], Path(sys.argv[2])
 
@@ -117,15 +121,31 @@ print(json.dumps({"folder": str(result.folder), "cached": result.cached, "pid": 
 def test_two_processes_computing_the_same_stage_at_once_both_finish_with_one_folder(tmp_path):
     cache, signals = tmp_path / "cache", tmp_path / "signals"
     signals.mkdir()
-    racers = [subprocess.Popen([sys.executable, "-c", _RACER, str(cache), str(signals)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACER, str(cache), str(signals)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     try:
         deadline = time.monotonic() + 60
-        while len(list(signals.glob("ready-*"))) < 2 and time.monotonic() < deadline and all(r.poll() is None for r in racers):
+        while (
+            len(list(signals.glob("ready-*"))) < 2
+            and time.monotonic() < deadline
+            and all(r.poll() is None for r in racers)
+        ):
             time.sleep(0.01)
         (signals / "go").touch()  # both check the cache before either has finished (each computes for 2 s)
         # while both write their temporaries, a run starting on the same cache cleans it: both stay
         deadline = time.monotonic() + 60
-        while len(list(cache.glob(".*.tmp/started"))) < 2 and time.monotonic() < deadline and all(r.poll() is None for r in racers):
+        while (
+            len(list(cache.glob(".*.tmp/started"))) < 2
+            and time.monotonic() < deadline
+            and all(r.poll() is None for r in racers)
+        ):
             time.sleep(0.01)
         temporaries = list(cache.glob(".*.tmp"))
         assert len(temporaries) == 2, [r.poll() for r in racers]
@@ -142,8 +162,12 @@ def test_two_processes_computing_the_same_stage_at_once_both_finish_with_one_fol
     final = cache / f"train-{stage_key('train', {'lr': 0.1})}"
     assert {r["folder"] for r in results} == {str(final)}
     assert not any(r["cached"] for r in results)  # both computed it ...
-    assert sorted(p.name for p in cache.iterdir()) == [final.name]  # ... and one finished folder is left, no temporaries
+    assert sorted(p.name for p in cache.iterdir()) == [
+        final.name
+    ]  # ... and one finished folder is left, no temporaries
     winner = int((final / "out.txt").read_text())
     assert winner in {r["pid"] for r in results}
-    assert json.loads((final / DONE).read_text())["summary"] == {"pid": winner}  # whole: outputs and marker from the same process
+    assert json.loads((final / DONE).read_text())["summary"] == {
+        "pid": winner
+    }  # whole: outputs and marker from the same process
     assert run_stage(cache, "train", {"lr": 0.1}, lambda folder: 1 / 0).cached

@@ -15,7 +15,9 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "paths"
 def run_quick(name, tmp_path, overrides=()):
     path = CONFIGS / f"{name}.yaml"
     _, config = load_config(path, "quick", list(overrides))
-    report = run_config_file(path, variant="quick", out=tmp_path / name, overrides=list(overrides), progress=False, log=lambda s: None)
+    report = run_config_file(
+        path, variant="quick", out=tmp_path / name, overrides=list(overrides), progress=False, log=lambda s: None
+    )
     folder = report.parent
     curves = pd.read_parquet(folder / "tables" / "curves.parquet")
     along = pd.read_parquet(folder / "tables" / "along_curve.parquet")
@@ -23,7 +25,9 @@ def run_quick(name, tmp_path, overrides=()):
     assert len(curves) == len(config.settings()) * len(config.seeds)
     assert (curves.status == "completed").all()
     # geometry bounds hold for every trained Bézier curve: chord <= length <= control polygon
-    assert (curves.chord <= curves.length * (1 + 1e-5)).all() and (curves.length <= curves.polygon_length * (1 + 1e-5)).all()
+    assert (curves.chord <= curves.length * (1 + 1e-5)).all() and (
+        curves.length <= curves.polygon_length * (1 + 1e-5)
+    ).all()
     assert (curves.length_error < 1e-3 * curves.length).all()
     assert set(along.split) >= {"train", "test"}
     for figure in ("loss_along_curve", "geometry_during_training"):

@@ -15,11 +15,11 @@ import pytest
 import yaml
 from scipy import stats
 
+from landform.bayes import prior_coordinates
 from landform.errors import ConfigError, NumericalError
 from landform.paths import bezier, evaluate
-from landform.run.store import load_splits
-from landform.studies import load_config, run_config_file
-from landform.studies import tunnels
+from landform.store.folder import load_splits
+from landform.studies import load_config, run_config_file, tunnels
 from landform.studies.config import resolve_variant, validate
 from landform.subspace import tunnel_map
 
@@ -44,7 +44,7 @@ def showcase(tmp_path_factory):
 def test_showcase_quick_end_to_end(showcase):
     config, out, report = showcase
     assert report == out / "report.html" and report.is_file()
-    sampler = config.settings()[0]["sampler"]
+    sampler = config.settings()[0].sampler
     assert (sampler.sampler, sampler.integrator) == ("mclmc", "isokinetic_mclachlan")
 
     table = pd.read_parquet(out / "tables" / "posteriors.parquet")
@@ -106,20 +106,26 @@ def test_failed_posterior_is_recorded(showcase, tmp_path, monkeypatch):
     """A space whose posterior cannot be built (here: the volume space, by a patched builder)
     gives a 'failed' row and a note in the report; the other space goes on."""
     config, out, _ = showcase
-    num_chains = config.settings()[0]["sampler"].num_chains
+    num_chains = config.settings()[0].sampler.num_chains
     cache = tmp_path / "stages"  # a copy: the failure must not enter the showcase's cache
     shutil.copytree(out / "stages", cache)
-    original = tunnels.build_posterior
+    original = tunnels.curve_posterior
 
     def build_posterior(space, *args, **kwargs):
         if space == "volume":
             raise NumericalError("zero speed ‖c'(t)‖ = 0 at t = 0.5 (patched by the test)")
         return original(space, *args, **kwargs)
 
-    monkeypatch.setattr(tunnels, "build_posterior", build_posterior)
+    monkeypatch.setattr(tunnels, "curve_posterior", build_posterior)
     lines: list[str] = []
     report = run_config_file(
-        SHOWCASE, variant="quick", out=tmp_path / "run", overrides=["posterior.spaces=[tunnel,volume]"], cache=cache, progress=False, log=lines.append
+        SHOWCASE,
+        variant="quick",
+        out=tmp_path / "run",
+        overrides=["posterior.spaces=[tunnel,volume]"],
+        cache=cache,
+        progress=False,
+        log=lines.append,
     )
     # the data, curve and tunnel-space sample stages came from the showcase's cache
     assert sum(line.startswith("stage sample") and line.endswith(": running") for line in lines) == 1
@@ -159,10 +165,16 @@ def _showcase_settings() -> dict:
         (["grid={posterior.temperatures: [[1], [10]]}"], "posterior.temperatures is a list of its own"),
         (["grid={posterior.spaces: [[tunnel], [volume]]}"], "posterior.spaces is a list of its own"),
         (["grid={train.degree: [2]}"], "grid field 'train.degree' must start with one of"),
-        (["posterior.sigma=trained", "learned_sigma=null"], "sigma: trained reads σ from the network; it needs learned_sigma"),
+        (
+            ["posterior.sigma=trained", "learned_sigma=null"],
+            "sigma: trained reads σ from the network; it needs learned_sigma",
+        ),
         (["posterior.t_lower=1.2"], "the t range needs t_lower < t_upper"),
         (["posterior.t_lower=0.5", "posterior.t_upper=0.5"], "the t range needs t_lower < t_upper"),
-        (["posterior.likelihood=categorical", "posterior.sigma=trained"], "sigma applies to the Gaussian likelihood only"),
+        (
+            ["posterior.likelihood=categorical", "posterior.sigma=trained"],
+            "sigma applies to the Gaussian likelihood only",
+        ),
     ],
 )
 def test_bad_tunnel_configs(overrides, message):
@@ -205,17 +217,17 @@ def test_line_and_volume_allow_a_straight_line_curve():
 def test_every_tunnels_config_validates(path, variant):
     study, config = load_config(path, variant)
     raw = yaml.safe_load(path.read_text())
-    assert study is tunnels and config.study == "tunnels"
+    assert study is tunnels.STUDY and config.study == "tunnels"
     assert config.variant == variant and config.name == raw["name"]
     settings = config.settings()
-    assert settings and all(isinstance(s["posterior"], tunnels.PosteriorSpec) for s in settings)
+    assert settings and all(isinstance(s.posterior, tunnels.PosteriorSpec) for s in settings)
     expected = math.prod(len(v) for v in config.grid.values())
     assert len(settings) == expected
     if variant == "quick":
         paper = load_config(path, "paper")[1]
         # the quick variant is smaller: fewer (or as many) runs and draws
         assert len(settings) * len(config.seeds) <= len(paper.settings()) * len(paper.seeds)
-        assert settings[0]["sampler"].num_draws <= paper.settings()[0]["sampler"].num_draws
+        assert settings[0].sampler.num_draws <= paper.settings()[0].sampler.num_draws
 
 
 # ---------------------------------------------------------------------------------- prior draws
@@ -225,7 +237,7 @@ def test_volume_prior_draws_have_the_prior_moments():
     spec = tunnels.PosteriorSpec(volume_prior_scale=0.5)
     curve = bezier(jnp.asarray([[0.0, 0.0, 0.0], [0.3, 0.1, 0.0], [1.0, 0.0, 0.2]]))
     count = 20000
-    draws = tunnels.prior_coordinates("volume", spec, {"curve_phi": curve, "tunnel": None}, count, seed=3)
+    draws = prior_coordinates("volume", spec.curve_settings(), curve, None, count, seed=3)
     assert draws.shape == (count, 3) and np.isfinite(draws).all()
     scale = spec.volume_prior_scale
     mean_tolerance = 5 * scale / math.sqrt(count)
@@ -235,7 +247,7 @@ def test_volume_prior_draws_have_the_prior_moments():
     # the coordinates are uncorrelated
     correlation = np.corrcoef(draws.T)[np.triu_indices(3, 1)]
     np.testing.assert_array_less(np.abs(correlation), 5 / math.sqrt(count))
-    assert tunnels.prior_coordinates("full", spec, {"curve_phi": curve, "tunnel": None}, 10) is None
+    assert prior_coordinates("full", spec.curve_settings(), curve, None, 10) is None
 
 
 def _straight_uneven_curve():
@@ -249,9 +261,9 @@ def _straight_uneven_curve():
 def test_t_prior_is_uniform_in_arc_length(space, t_prior):
     spec = tunnels.PosteriorSpec(t_prior=t_prior)
     curve = _straight_uneven_curve()
-    pieces = {"curve_phi": curve, "tunnel": tunnel_map(curve, spec.frame, tube_scale=spec.tube_scale, lower=spec.t_lower, upper=spec.t_upper)}
+    tunnel = tunnel_map(curve, spec.frame, tube_scale=spec.tube_scale, lower=spec.t_lower, upper=spec.t_upper)
     count = 4000
-    draws = tunnels.prior_coordinates(space, spec, pieces, count, seed=1)
+    draws = prior_coordinates(space, spec.curve_settings(), curve, tunnel, count, seed=1)
     assert draws.shape == (count, 2) and np.isfinite(draws).all()
     x = draws[:, 0]
     # the normal of a straight curve along x is ±y: offsets across the tunnel leave x alone
@@ -276,7 +288,8 @@ def test_t_prior_is_uniform_in_arc_length(space, t_prior):
 @pytest.mark.slow
 def test_a_sweep_over_temperatures_trains_each_curve_once(tmp_path):
     """Two sampling runs that differ only in T share the tunnel through the sweep's cache."""
-    from landform.run.sweep import collect, load_sweep, run_sweep
+    from landform.run.plan import load_sweep
+    from landform.run.sweep import collect, run_sweep
 
     path = tmp_path / "temperatures.yaml"
     path.write_text(

@@ -61,7 +61,9 @@ def test_quick_config_end_to_end_and_resumes(name, tmp_path):
     if name == "swiss_roll_low_data":
         # the smallest minimum is the largest in its own landscape (the paper's finding, which
         # holds robustly at this size); compare means over seeds in the base landscape
-        base = table[(table.landscape_examples == config.data.base) & (table.threshold == max(config.volume.thresholds))]
+        base = table[
+            (table.landscape_examples == config.data.base) & (table.threshold == max(config.volume.thresholds))
+        ]
         means = base.groupby("model_examples").log_volume.mean()
         assert means.idxmax() == config.data.base
 
@@ -69,8 +71,17 @@ def test_quick_config_end_to_end_and_resumes(name, tmp_path):
 def test_threshold_below_the_minimum_is_reported_not_minus_infinity(tmp_path):
     # τ far below any reachable loss: every row is "outside", with the gap and no volume
     path = CONFIGS / "swiss_roll_low_data.yaml"
-    overrides = ["data.levels=[0, 30]", "train.epochs=30", "volume.directions=8", "volume.thresholds=[1.0e-9]", "seeds.model=[0]", "seeds.data=[0]"]
-    report = run_config_file(path, variant="quick", out=tmp_path / "low", overrides=overrides, progress=False, log=lambda s: None)
+    overrides = [
+        "data.levels=[0, 30]",
+        "train.epochs=30",
+        "volume.directions=8",
+        "volume.thresholds=[1.0e-9]",
+        "seeds.model=[0]",
+        "seeds.data=[0]",
+    ]
+    report = run_config_file(
+        path, variant="quick", out=tmp_path / "low", overrides=overrides, progress=False, log=lambda s: None
+    )
     table = pd.read_parquet(report.parent / "tables" / "volumes.parquet")
     assert (table.status == "outside").all()
     assert table.log_volume.isna().all()
@@ -91,10 +102,26 @@ def test_bad_configs_fail_before_any_work(tmp_path):
         load_config(path, "quick", ["train.optimizer=adagrad"])
     # a model that does not fit the dataset: one output for ten MNIST classes
     with pytest.raises(ShapeError, match="one logit per class"):
-        run_config_file(CONFIGS / "mnist_low_data.yaml", variant="quick", out=tmp_path / "bad", overrides=["model.outputs=1"], progress=False, log=lambda s: None)
+        run_config_file(
+            CONFIGS / "mnist_low_data.yaml",
+            variant="quick",
+            out=tmp_path / "bad",
+            overrides=["model.outputs=1"],
+            progress=False,
+            log=lambda s: None,
+        )
 
 
-SLOW = ["mnist_poison", "mnist_sam", "mnist_batch_size", "mnist_imbalance", "mnist_cnn", "fashion_mnist_low_data", "modular_addition_low_data", "modular_addition_grokking"]
+SLOW = [
+    "mnist_poison",
+    "mnist_sam",
+    "mnist_batch_size",
+    "mnist_imbalance",
+    "mnist_cnn",
+    "fashion_mnist_low_data",
+    "modular_addition_low_data",
+    "modular_addition_grokking",
+]
 
 
 @pytest.mark.slow
@@ -105,6 +132,8 @@ def test_other_quick_configs_end_to_end(name, tmp_path):
     report = run_config_file(path, variant="quick", out=tmp_path / name, progress=False, log=lambda s: None)
     table = pd.read_parquet(report.parent / "tables" / "volumes.parquet")
     if config.checkpoints:
-        assert set(table.checkpoint) == {"final"} | {f"epoch{e}" for e in config.checkpoints if e <= config.train_config(config.arms[0], 0).epochs}
+        assert set(table.checkpoint) == {"final"} | {
+            f"epoch{e}" for e in config.checkpoints if e <= config.train_config(config.arms[0], 0).epochs
+        }
     else:
         check_run(report.parent, config)

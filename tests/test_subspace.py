@@ -131,7 +131,9 @@ def test_frames_are_orthonormal(kind):
         gram = jnp.einsum("tij,tkj->tik", frame.matrix, frame.matrix)
         assert float(jnp.max(jnp.abs(gram - jnp.eye(3)))) < 1e-10
         velocity = derivative(curve, t, 1)
-        np.testing.assert_allclose(frame.tangent, velocity / jnp.linalg.norm(velocity, axis=-1, keepdims=True), atol=1e-12)
+        np.testing.assert_allclose(
+            frame.tangent, velocity / jnp.linalg.norm(velocity, axis=-1, keepdims=True), atol=1e-12
+        )
 
 
 def test_rotation_minimising_frame_orthonormal_in_float32():
@@ -217,7 +219,9 @@ def test_transported_frame_cuts_every_45_minus_epsilon_degrees():
         angles = np.degrees(np.arccos(np.clip(np.sum(cut_tangents[1:] * cut_tangents[:-1], axis=1), -1, 1)))
         assert len(angles) >= 3
         step_turn = np.degrees(
-            np.max(np.arccos(np.clip(np.sum(np.asarray(table.tangents)[1:] * np.asarray(table.tangents)[:-1], 1), -1, 1)))
+            np.max(
+                np.arccos(np.clip(np.sum(np.asarray(table.tangents)[1:] * np.asarray(table.tangents)[:-1], 1), -1, 1))
+            )
         )
         assert np.all(angles > 20.0) and np.all(angles <= 20.0 + step_turn + 1e-9)
         finer = transported_table(curve, 35.0)

@@ -28,10 +28,12 @@ import pandas as pd
 import pytest
 
 from landform.errors import ConfigError
-from landform.run import locks
-from landform.run.stages import DONE
+from landform.run.attempts import read_status, run_states
 from landform.run.executors import DaskExecutor, LocalExecutor, worker_environment
-from landform.run.sweep import collect, format_value, load_sweep, read_status, run_id, run_states, run_sweep
+from landform.run.plan import format_value, load_sweep, run_id
+from landform.run.sweep import collect, run_sweep
+from landform.store import claims as locks
+from landform.store.stages import DONE
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "volume" / "swiss_roll_low_data.yaml"
@@ -48,13 +50,16 @@ set:
   train.eval_every: 25
 """
 
-GRID = FIXED + """
+GRID = (
+    FIXED
+    + """
 grid:
   volume.thresholds: {thresholds}
   volume.bootstrap: {bootstrap}
 seeds: [0, 1]
 retries: 1
 """
+)
 
 FULL = {"thresholds": "[0.6, 0.8, 1.0]", "bootstrap": "[5, 10]"}  # 3 x 2 x 2 seeds = 12 runs
 SMALL = {"thresholds": "[0.6, 0.8]", "bootstrap": "[5]"}  # 4 runs, a subset of FULL's run IDs
@@ -86,7 +91,15 @@ def assert_same_tables(left: dict, right: dict) -> None:
 
 def cli(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "LANDFORM_PROGRESS": "0"}
-    return subprocess.Popen([sys.executable, "-m", "landform.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "landform.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        **kwargs,
+    )
 
 
 def finish(process: subprocess.Popen, timeout: float = 300) -> str:
@@ -124,8 +137,17 @@ seeds: [3, 4]
     # a scalar for a list field becomes a one-element list; the seeds set every seed field
     assert first.config.volume.thresholds == [0.05]
     assert first.config.seeds.model == [3] and first.config.seeds.data == [3]
-    assert first.columns == {"volume.thresholds": 0.05, "train.weight_decay": 0.01, "volume.max_radius": 100.0, "seed": 3}
-    assert first.config.train["weight_decay"] == 0.01 and first.config.volume.max_radius == 100.0 and first.config.volume.directions == 8
+    assert first.columns == {
+        "volume.thresholds": 0.05,
+        "train.weight_decay": 0.01,
+        "volume.max_radius": 100.0,
+        "seed": 3,
+    }
+    assert (
+        first.config.train["weight_decay"] == 0.01
+        and first.config.volume.max_radius == 100.0
+        and first.config.volume.directions == 8
+    )
     assert sweep.runs[3].config.train["weight_decay"] == 0.0 and sweep.runs[3].config.volume.max_radius == 50.0
     assert sweep.columns == ["volume.thresholds", "train.weight_decay", "volume.max_radius", "seed"]
     assert sweep.folder == (tmp_path / "out").resolve()
@@ -133,7 +155,11 @@ seeds: [3, 4]
 
 def test_fixed_settings_and_a_sweep_without_a_grid(tmp_path):
     path = tmp_path / "one.yaml"
-    path.write_text(FIXED.format(config=CONFIG).replace("set:\n", "set:\n  volume.thresholds: 0.3\n  seeds.model: 4\n  seeds.data: 4\n"))
+    path.write_text(
+        FIXED.format(config=CONFIG).replace(
+            "set:\n", "set:\n  volume.thresholds: 0.3\n  seeds.model: 4\n  seeds.data: 4\n"
+        )
+    )
     sweep = load_sweep(path, tmp_path / "out")
     (run,) = sweep.runs
     assert run.id == "base" and run.columns == {}
@@ -195,7 +221,9 @@ def test_claims_are_exclusive_and_released(tmp_path):
 
 
 def test_a_dead_owner_or_an_old_heartbeat_makes_a_claim_stale(tmp_path):
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     info = locks.ClaimInfo(locks.hostname(), int(gone), None, "t", "s", time.time())
     path = tmp_path / "claim.json"
     path.write_text(json.dumps(info.__dict__))
@@ -238,31 +266,6 @@ def test_of_many_processes_claiming_at_once_exactly_one_wins(tmp_path):
     assert outcomes.count("won") == 1, outcomes
 
 
-def test_private_stage_folders_link_to_and_publish_into_the_shared_cache(tmp_path):
-    from landform.run.stages import DONE
-    from landform.run.sweep import link_cached_stages, publish_stages
-
-    cache, local = tmp_path / "cache", tmp_path / "run" / "stages"
-    (cache / "train-aaa").mkdir(parents=True)
-    (cache / "train-aaa" / DONE).write_text("{}")
-    (cache / ".train-bbb.1.ab.tmp").mkdir()  # another run's unfinished stage: never linked
-    assert link_cached_stages(cache, local) == 1
-    assert (local / "train-aaa").is_symlink() and (local / "train-aaa" / DONE).exists()
-    assert not (local / ".train-bbb.1.ab.tmp").exists()
-    (local / "radii-ccc").mkdir()  # computed by this run
-    (local / "radii-ccc" / DONE).write_text("{}")
-    (local / "radii-ddd").mkdir()  # unfinished: stays private
-    assert publish_stages(local, cache) == 1
-    assert (cache / "radii-ccc" / DONE).exists() and (local / "radii-ccc").is_symlink()
-    assert not (cache / "radii-ddd").exists()
-    # a link whose stage left the cache is dropped, so that the stage can be computed again
-    import shutil
-
-    shutil.rmtree(cache / "train-aaa")
-    link_cached_stages(cache, local)
-    assert not (local / "train-aaa").is_symlink()
-
-
 class _CachingStudy:
     """A study whose run computes one stage into the cache it is given (default <folder>/stages)."""
 
@@ -270,7 +273,7 @@ class _CachingStudy:
         self.caches: list[Path] = []
 
     def run(self, config, folder, *, cache=None, progress=True, log=print):
-        from landform.run.stages import open_run, run_stage
+        from landform.store.stages import open_run, run_stage
 
         _, cache = open_run(folder, {"x": config.x}, cache)
         self.caches.append(cache)
@@ -281,40 +284,22 @@ class _CachingStudy:
 def _run_with_cache(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    import landform.studies
-    from landform.run.sweep import run_config
+    import landform.run.attempts
+    from landform.run.attempts import run_config
 
     study = _CachingStudy()
-    monkeypatch.setattr(landform.studies, "get_study", lambda name: study)
+    monkeypatch.setattr(landform.run.attempts, "get_study", lambda name: study)
     cache = tmp_path / "cache"
     run_config(SimpleNamespace(study="fake", x=1), tmp_path / "run", cache=cache, progress=False, log=lambda m: None)
     return study, cache
 
 
 def test_a_shared_cache_is_passed_directly_to_the_study(tmp_path, monkeypatch):
-    from landform.run import stages
-    from landform.run.sweep import shared_cache_safe
-
-    assert stages.SHARED_CACHE_SAFE and shared_cache_safe()
     study, cache = _run_with_cache(tmp_path, monkeypatch)
     assert study.caches == [cache]
     (stage,) = cache.iterdir()
     assert stage.name.startswith("train-") and (stage / DONE).exists() and not stage.is_symlink()
     assert not (tmp_path / "run" / "stages").exists()  # no private stage folder
-
-
-def test_without_the_promise_a_run_gets_a_private_stage_folder_published_to_the_cache(tmp_path, monkeypatch):
-    from landform.run import stages
-    from landform.run.sweep import shared_cache_safe
-
-    monkeypatch.setattr(stages, "SHARED_CACHE_SAFE", False)
-    assert not shared_cache_safe()
-    study, cache = _run_with_cache(tmp_path, monkeypatch)
-    local = tmp_path / "run" / "stages"
-    assert study.caches == [local]
-    (stage,) = cache.iterdir()
-    assert (stage / DONE).exists() and not stage.is_symlink()  # moved into the shared cache ...
-    assert (local / stage.name).is_symlink() and (local / stage.name / "out.txt").read_text() == "trained"  # ... and linked back
 
 
 # ============================================================================ end to end
@@ -356,12 +341,40 @@ def external_cluster(workspace):
     env = {**os.environ, **worker_environment(1)}
     dask = [sys.executable, "-m", "dask"]
     log = (workspace / "cluster.log").open("w")
-    processes = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)]
+    processes = [
+        subprocess.Popen(
+            [*dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    ]
     try:
         time.sleep(1.0)
         for index in range(2):
             # without a nanny: a killed worker stays dead, so its run must move to the other one
-            processes.append(subprocess.Popen([*dask, "worker", address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1", "--no-dashboard", "--name", f"external-{index}"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        *dask,
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--no-nanny",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                        "--name",
+                        f"external-{index}",
+                    ],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(2, timeout=120)
         yield {"address": address, "workers": {p.pid for p in processes[1:]}}
@@ -388,7 +401,12 @@ def test_local_dask_and_external_cluster_give_identical_tables(workspace, refere
     assert len({h[0]["pid"] for h in histories(local_cluster).values()}) == 2  # two worker processes did the work
 
     external = load_sweep(write_sweep(workspace, "external", FULL))
-    summary = run_sweep(external, DaskExecutor(address=external_cluster["address"], pin=True, workers_per_host=2), progress=False, log=lambda m: None)
+    summary = run_sweep(
+        external,
+        DaskExecutor(address=external_cluster["address"], pin=True, workers_per_host=2),
+        progress=False,
+        log=lambda m: None,
+    )
     assert len(summary.done) == 12 and not summary.failed
     assert_same_tables(comparable(collect(external)), reference)
 
@@ -419,14 +437,21 @@ def test_a_sweep_killed_mid_stage_resumes_without_lost_or_repeated_rows(workspac
     # the stages the killed attempt started, and which of them it finished
     log_before = (sweep.run_folder(interrupted[0]) / "log.txt").read_text()
     started = re.findall(r"stage (\w+) \((\w+)\): running", log_before)
-    finished = {key for name, key in started if (sweep.run_folder(interrupted[0]) / "stages" / f"{name}-{key}" / DONE).exists() or (sweep.cache_folder / f"{name}-{key}" / DONE).exists()}
+    finished = {
+        key
+        for name, key in started
+        if (sweep.run_folder(interrupted[0]) / "stages" / f"{name}-{key}" / DONE).exists()
+        or (sweep.cache_folder / f"{name}-{key}" / DONE).exists()
+    }
     unfinished = {key for _, key in started} - finished
     assert unfinished  # killed inside a stage
 
     messages: list[str] = []
     resumed = run_sweep(load_sweep(file), LocalExecutor(), progress=False, log=messages.append)
     assert resumed.outcomes[interrupted[0]].took_over and "gone" in resumed.outcomes[interrupted[0]].took_over
-    assert set(resumed.outcomes) == {run for run, state in states.items() if state.state != "done"}  # only the unfinished ones
+    assert set(resumed.outcomes) == {
+        run for run, state in states.items() if state.state != "done"
+    }  # only the unfinished ones
     sweep = load_sweep(file)
     assert all(s.state == "done" for s in run_states(sweep))
     history = histories(sweep)[interrupted[0]]
@@ -436,7 +461,9 @@ def test_a_sweep_killed_mid_stage_resumes_without_lost_or_repeated_rows(workspac
         assert f"({key}): cached" in log_after  # finished stages were not redone ...
     for key in unfinished:
         assert f"({key}): running" in log_after  # ... the interrupted one was
-    assert all(len(h) == 1 for run, h in histories(sweep).items() if run != interrupted[0])  # finished runs were not redone
+    assert all(
+        len(h) == 1 for run, h in histories(sweep).items() if run != interrupted[0]
+    )  # finished runs were not redone
 
     tables = collect(sweep)
     for name, table in tables.items():
@@ -453,7 +480,13 @@ def test_a_killed_dask_worker_has_its_run_retried_elsewhere(workspace, reference
     messages: list[str] = []
 
     def drive():
-        result["summary"] = run_sweep(sweep, DaskExecutor(address=external_cluster["address"], pin=True, workers_per_host=2), retries=1, progress=False, log=messages.append)
+        result["summary"] = run_sweep(
+            sweep,
+            DaskExecutor(address=external_cluster["address"], pin=True, workers_per_host=2),
+            retries=1,
+            progress=False,
+            log=messages.append,
+        )
 
     driver = threading.Thread(target=drive)
     driver.start()
@@ -504,7 +537,9 @@ def test_a_failing_run_is_recorded_retried_and_the_sweep_goes_on(tmp_path):
 
     path = tmp_path / "failing.yaml"
     # 10 training examples cannot hold the 50-example level: that run fails when it builds its data
-    path.write_text(FIXED.format(config=CONFIG) + "grid:\n  data.options.n_train: [200, 10]\nseeds: [0]\nretries: 1\nfolder: out\n")
+    path.write_text(
+        FIXED.format(config=CONFIG) + "grid:\n  data.options.n_train: [200, 10]\nseeds: [0]\nretries: 1\nfolder: out\n"
+    )
     runner = CliRunner()
     result = runner.invoke(app, ["sweep", "run", str(path)])
     assert result.exit_code == 1, result.output
@@ -535,9 +570,17 @@ def _sampling_table() -> pd.DataFrame:
         for temperature, shift in ((1.0, 0.0), (0.1, 0.5)):
             for seed in range(3):
                 better = shift if space == "tunnel" else -shift  # tunnel prefers T=0.1, subspace T=1
-                rows.append({"space": space, "K": 2, "temperature": temperature, "seed": seed,
-                             "validation_lppd": offset + better + 0.01 * seed, "test_lppd": offset + better + 0.1 * seed,
-                             "test_rmse": 1.0 + seed})
+                rows.append(
+                    {
+                        "space": space,
+                        "K": 2,
+                        "temperature": temperature,
+                        "seed": seed,
+                        "validation_lppd": offset + better + 0.01 * seed,
+                        "test_lppd": offset + better + 0.1 * seed,
+                        "test_rmse": 1.0 + seed,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -545,13 +588,26 @@ def test_select_best_chooses_by_the_seed_mean_and_reports_mean_and_std_over_seed
     from landform.studies.analysis import select_best
 
     table = _sampling_table()
-    chosen = select_best(table, group=["space", "K"], candidate="temperature", selection="validation_lppd", metrics=["test_lppd", "test_rmse"])
+    chosen = select_best(
+        table,
+        group=["space", "K"],
+        candidate="temperature",
+        selection="validation_lppd",
+        metrics=["test_lppd", "test_rmse"],
+    )
     chosen = chosen.set_index("space")
     assert chosen.loc["tunnel", "temperature"] == 0.1 and chosen.loc["subspace", "temperature"] == 1.0
     assert chosen.loc["tunnel", "test_lppd_mean"] == pytest.approx(0.5 + 0.1)  # mean of 0.5, 0.6, 0.7
     assert chosen.loc["tunnel", "test_lppd_std"] == pytest.approx(0.1)  # sample std of 0.5, 0.6, 0.7
     assert chosen.loc["subspace", "test_rmse_mean"] == pytest.approx(2.0) and chosen.loc["subspace", "seeds"] == 3
-    lowest = select_best(table, group="space", candidate="temperature", selection="test_rmse", metrics="test_lppd", higher_is_better=False)
+    lowest = select_best(
+        table,
+        group="space",
+        candidate="temperature",
+        selection="test_rmse",
+        metrics="test_lppd",
+        higher_is_better=False,
+    )
     assert set(lowest.columns) >= {"space", "temperature", "test_rmse_mean", "test_lppd_mean", "test_lppd_std", "seeds"}
     with pytest.raises(ConfigError, match="validation_nll"):
         select_best(table, selection="validation_nll")
@@ -566,8 +622,9 @@ def test_pivot_mean_std_formats_the_tunnel_tables():
     table = pd.concat([table, table.assign(K=4, test_rmse=table.test_rmse * 2)])
     pivot = pivot_mean_std(table[table.temperature == 1.0], index="space", columns="K", metric="test_rmse")
     assert list(pivot.columns) == [2, 4] and pivot.loc["tunnel", 2] == "2 ± 1" and pivot.loc["tunnel", 4] == "4 ± 2"
-    tables = tunnel_tables(table, metrics=("test_lppd", "test_rmse", "ess"))
-    assert set(tables) == {"test_lppd", "test_rmse"}  # ESS is not in this table
+    assert set(tunnel_tables(table)) == {"test_lppd", "test_rmse"}  # the default metrics the table has
+    with pytest.raises(ConfigError, match="'ess'"):  # a named metric that is not a column is an error
+        tunnel_tables(table, metrics=("test_lppd", "test_rmse", "ess"))
 
 
 def _volume_table() -> pd.DataFrame:
@@ -576,18 +633,35 @@ def _volume_table() -> pd.DataFrame:
         for model in (20, 50):
             for landscape in (20, 50):
                 status = "outside" if (model, landscape) == (20, 50) else "inside"
-                rows.append({"model_seed": seed, "model_examples": model, "landscape_examples": landscape, "threshold": 0.1,
-                             "log_volume": (10.0 if model == 20 else 5.0) + seed - (landscape == 50), "test_accuracy": 0.6 + 0.1 * (model == 50),
-                             "status": status, "checkpoint": "final", "arm": "default"})
+                rows.append(
+                    {
+                        "model_seed": seed,
+                        "model_examples": model,
+                        "landscape_examples": landscape,
+                        "threshold": 0.1,
+                        "log_volume": (10.0 if model == 20 else 5.0) + seed - (landscape == 50),
+                        "test_accuracy": 0.6 + 0.1 * (model == 50),
+                        "status": status,
+                        "checkpoint": "final",
+                        "arm": "default",
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def test_volume_analyses_across_seeds():
-    from landform.studies.analysis import across_landscapes, across_landscapes_figure, fixed_landscape, fixed_landscape_figure
+    from landform.studies.analysis import (
+        across_landscapes,
+        across_landscapes_figure,
+        fixed_landscape,
+        fixed_landscape_figure,
+    )
 
     volumes = _volume_table()
     fixed = fixed_landscape(volumes).set_index("model_examples")
-    assert fixed.loc[20, "log_volume_mean"] == pytest.approx(11.0) and fixed.loc[50, "log_volume_mean"] == pytest.approx(6.0)
+    assert fixed.loc[20, "log_volume_mean"] == pytest.approx(11.0) and fixed.loc[
+        50, "log_volume_mean"
+    ] == pytest.approx(6.0)
     assert fixed.loc[20, "log_volume_std"] == pytest.approx(1.0) and fixed.loc[20, "n"] == 3
     across = across_landscapes(volumes)
     assert len(across) == 3  # the 20-example minimum is outside the 50-example landscape's set
@@ -604,7 +678,14 @@ def test_length_power_laws_recover_exact_exponents():
 
     a, b, r2 = power_law_fit([1, 2, 4, 8], [3 * k**0.5 for k in (1, 2, 4, 8)])
     assert (a, b, r2) == (pytest.approx(3.0), pytest.approx(0.5), pytest.approx(1.0))
-    table = pd.DataFrame([{"K": k, "depth": depth, "seed": seed, "length": (depth + 1) * k ** (0.25 * depth)} for k in (1, 2, 4, 8, 16) for depth in (1, 2) for seed in (0, 1)])
+    table = pd.DataFrame(
+        [
+            {"K": k, "depth": depth, "seed": seed, "length": (depth + 1) * k ** (0.25 * depth)}
+            for k in (1, 2, 4, 8, 16)
+            for depth in (1, 2)
+            for seed in (0, 1)
+        ]
+    )
     fits = length_power_laws(table).set_index("depth")
     assert fits.loc[1, "exponent"] == pytest.approx(0.25) and fits.loc[2, "exponent"] == pytest.approx(0.5)
     assert fits.loc[2, "prefactor"] == pytest.approx(3.0) and fits.loc[1, "points"] == 10
@@ -620,10 +701,14 @@ def test_analyse_commands_read_tables_and_write_results(tmp_path):
     runner = CliRunner()
     samples = tmp_path / "samples.csv"
     _sampling_table().to_csv(samples, index=False)
-    result = runner.invoke(app, ["analyse", "select", str(samples), "--group", "space,K", "--out", str(tmp_path / "chosen.csv")])
+    result = runner.invoke(
+        app, ["analyse", "select", str(samples), "--group", "space,K", "--out", str(tmp_path / "chosen.csv")]
+    )
     assert result.exit_code == 0, result.output
     assert pd.read_csv(tmp_path / "chosen.csv").shape[0] == 2
-    result = runner.invoke(app, ["analyse", "pivot", str(samples), "--metrics", "test_lppd", "--out", str(tmp_path / "pivots")])
+    result = runner.invoke(
+        app, ["analyse", "pivot", str(samples), "--metrics", "test_lppd", "--out", str(tmp_path / "pivots")]
+    )
     assert result.exit_code == 0 and (tmp_path / "pivots" / "test_lppd.csv").is_file()
     volumes = tmp_path / "volumes.parquet"
     _volume_table().to_parquet(volumes)
@@ -635,7 +720,9 @@ def test_analyse_commands_read_tables_and_write_results(tmp_path):
     assert result.exit_code == 2 and "nothing" in result.output
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs" / "sweeps").glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).resolve().parents[1] / "configs" / "sweeps").glob("*.yaml")), ids=lambda p: p.stem
+)
 def test_every_shipped_sweep_file_expands_to_valid_runs(path, tmp_path):
     sweep = load_sweep(path, tmp_path / "sweep")
     assert len(sweep.runs) > 1

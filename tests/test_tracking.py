@@ -22,9 +22,32 @@ from landform.run.tracking import Guarded, MultiTracker, TrackSettings, final_me
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "volume" / "swiss_roll_low_data.yaml"
-QUICK = ["--variant", "quick", "--set", "volume.directions=8", "--set", "data.levels=[0, 30]", "--set", "train.epochs=50",
-         "--set", "train.learning_rate=0.01", "--set", "train.eval_every=25", "--set", "seeds.model=[0]", "--set", "seeds.data=[0]",
-         "--set", "volume.thresholds=[0.6]", "--set", "volume.bootstrap=5", "--set", "data.options.n_train=200", "--set", "data.options.n_test=200"]
+QUICK = [
+    "--variant",
+    "quick",
+    "--set",
+    "volume.directions=8",
+    "--set",
+    "data.levels=[0, 30]",
+    "--set",
+    "train.epochs=50",
+    "--set",
+    "train.learning_rate=0.01",
+    "--set",
+    "train.eval_every=25",
+    "--set",
+    "seeds.model=[0]",
+    "--set",
+    "seeds.data=[0]",
+    "--set",
+    "volume.thresholds=[0.6]",
+    "--set",
+    "volume.bootstrap=5",
+    "--set",
+    "data.options.n_train=200",
+    "--set",
+    "data.options.n_test=200",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +120,9 @@ def wandb_history(records) -> list[dict]:
     rows = []
     for record in records:
         if record.WhichOneof("record_type") == "history":
-            rows.append({item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item})
+            rows.append(
+                {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
+            )
     return rows
 
 
@@ -113,10 +138,16 @@ def wandb_summary(records) -> dict:
 def test_flatten_and_final_metrics(tmp_path):
     import pandas as pd
 
-    assert flatten({"train": {"epochs": 5, "sam": {"rho": 0.1}}, "loss": "mse"}) == {"train.epochs": 5, "train.sam.rho": 0.1, "loss": "mse"}
+    assert flatten({"train": {"epochs": 5, "sam": {"rho": 0.1}}, "loss": "mse"}) == {
+        "train.epochs": 5,
+        "train.sam.rho": 0.1,
+        "loss": "mse",
+    }
     folder = tmp_path / "run"
     (folder / "tables").mkdir(parents=True)
-    pd.DataFrame({"seed": [0, 1], "threshold": [0.1, 0.1], "log_volume": [1.0, 3.0]}).to_parquet(folder / "tables" / "volumes.parquet")
+    pd.DataFrame({"seed": [0, 1], "threshold": [0.1, 0.1], "log_volume": [1.0, 3.0]}).to_parquet(
+        folder / "tables" / "volumes.parquet"
+    )
     pd.DataFrame({"accuracy": [0.9]}).to_parquet(folder / "tables" / "summary.parquet")
     metrics = final_metrics(folder)
     # integer columns (seeds, sizes) and constant columns (settings) are not results
@@ -133,7 +164,9 @@ def test_a_study_run_sends_params_step_metrics_final_metrics_and_files_to_both_s
     from landform.cli import app
 
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["run", str(CONFIG), *QUICK, "--out", str(out), "--track", "wandb", "--track", "mlflow"])
+    result = CliRunner().invoke(
+        app, ["run", str(CONFIG), *QUICK, "--out", str(out), "--track", "wandb", "--track", "mlflow"]
+    )
     assert result.exit_code == 0, result.output
     assert "tracking" not in result.output  # no sink reported a problem
 
@@ -164,7 +197,14 @@ def test_a_study_run_sends_params_step_metrics_final_metrics_and_files_to_both_s
     run_record = next(r for r in records if r.WhichOneof("record_type") == "run")
     config = {item.key: json.loads(item.value_json) for item in run_record.run.config.update}
     assert run_record.run.display_name == "swiss_roll_low_data-quick"
-    config.update({item.key: json.loads(item.value_json) for r in records if r.WhichOneof("record_type") == "config" for item in r.config.update})
+    config.update(
+        {
+            item.key: json.loads(item.value_json)
+            for r in records
+            if r.WhichOneof("record_type") == "config"
+            for item in r.config.update
+        }
+    )
     assert config["train.epochs"] == 50
     steps = {row["_step"]: row for row in wandb_history(records)}
     assert steps[25]["training_mlp_1/train_loss"] == pytest.approx(history[0].value)
@@ -172,20 +212,33 @@ def test_a_study_run_sends_params_step_metrics_final_metrics_and_files_to_both_s
     summary = wandb_summary(records)
     assert summary["volumes/log_volume_mean"] == pytest.approx(run.data.metrics["volumes/log_volume_mean"])
     artifact = next(r.artifact for r in records if r.WhichOneof("record_type") == "artifact")
-    assert {"config.json", "tables/volumes.csv", "figures/A_fixed_landscape.png"} <= {entry.path for entry in artifact.manifest.contents}
+    assert {"config.json", "tables/volumes.csv", "figures/A_fixed_landscape.png"} <= {
+        entry.path for entry in artifact.manifest.contents
+    }
 
 
 def test_wandb_sink_offline_directory_holds_logged_metrics(tmp_path):
     pytest.importorskip("wandb")
     assert tracking.wandb_mode() == "offline"
-    tracker = make_tracker(TrackSettings(sinks=["wandb"], project="landform-tests"), folder=tmp_path, name="run-a", experiment="sweep-a", study="volume", log=print)
+    tracker = make_tracker(
+        TrackSettings(sinks=["wandb"], project="landform-tests"),
+        folder=tmp_path,
+        name="run-a",
+        experiment="sweep-a",
+        study="volume",
+        log=print,
+    )
     tracker.log_params({"train.epochs": 3, "volume.thresholds": [0.1]})
     for step in (1, 2, 3):
         tracker.log_metrics({"loss": 1.0 / step, "ignored": "text"}, step)
     tracker.log_summary({"final/accuracy": 0.75})
     tracker.finish()
     records = finished_wandb_records(tmp_path)
-    assert [(row["_step"], row["loss"]) for row in wandb_history(records)] == [(1, 1.0), (2, 0.5), (3, pytest.approx(1 / 3))]
+    assert [(row["_step"], row["loss"]) for row in wandb_history(records)] == [
+        (1, 1.0),
+        (2, 0.5),
+        (3, pytest.approx(1 / 3)),
+    ]
     assert all("ignored" not in row for row in wandb_history(records))
     assert wandb_summary(records)["final/accuracy"] == 0.75
     run = next(r.run for r in records if r.WhichOneof("record_type") == "run")

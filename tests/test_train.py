@@ -149,8 +149,14 @@ def test_fit_with_sam_matches_hand_derived_sgd_steps(method):
     expected = sam_trajectory(method == "asam")
     model = quadratic_model(CURVATURES)
     config = TrainConfig(
-        optimizer="sgd", momentum=0.0, learning_rate=LEARNING_RATE, epochs=STEPS, sam=method,
-        sam_rho=RHO, sam_eta=ETA, checkpoint_epochs=list(range(STEPS + 1)),
+        optimizer="sgd",
+        momentum=0.0,
+        learning_rate=LEARNING_RATE,
+        epochs=STEPS,
+        sam=method,
+        sam_rho=RHO,
+        sam_eta=ETA,
+        checkpoint_epochs=list(range(STEPS + 1)),
     )
     params = {"theta": jnp.asarray(THETA0, jnp.float32)}
     split = quadratic_split(len(CURVATURES))
@@ -306,8 +312,9 @@ def test_ensemble_of_three_equals_three_separate_fits():
     assert ensemble.size == 3 and ensemble.history["epoch"] == [0, 2, 4]
     base = jax.random.PRNGKey(5)
     for i in range(3):
-        single = fit(model, model.init(keys[i]), train, "cross_entropy", config, test=test,
-                     key=jax.random.fold_in(base, i))
+        single = fit(
+            model, model.init(keys[i]), train, "cross_entropy", config, test=test, key=jax.random.fold_in(base, i)
+        )
         member = ensemble.member(i)
         assert tree_close(member.params, single.params)
         assert tree_close(member.checkpoints[2], single.checkpoints[2])
@@ -419,9 +426,13 @@ def test_save_and_load_round_trip(tmp_path):
     train, model, config = BLOBS, BLOB_MODEL, BASE.model_copy(update={"epochs": 2})
     result = fit(model, model.init(jax.random.PRNGKey(0)), train, "cross_entropy", config)
     folder = save_trained(
-        tmp_path / "run", model, result.params, config=config,
+        tmp_path / "run",
+        model,
+        result.params,
+        config=config,
         dataset_description={"name": "blobs", "sizes": {"train": len(train)}},
-        history=result.history, extra={"note": "round trip"},
+        history=result.history,
+        extra={"note": "round trip"},
     )
     assert sorted(p.name for p in folder.iterdir()) == ["model.json", "theta.npy"]
     loaded_model, params, metadata = load_trained(folder)
@@ -451,6 +462,23 @@ def test_load_errors_are_clear(tmp_path):
     assert tree_equal(loaded, adapted_params)
 
 
+def test_load_checks_the_layout_not_only_the_count(tmp_path):
+    """Two MLPs with the same number of parameters in other shapes: loading one's parameters
+    into the other is an error, not a silent unravel into the wrong tensors."""
+    from landform.models import build
+
+    wide = build({"name": "mlp", "input_shape": [2], "hidden": [4], "outputs": 3})  # 2·4+4+4·3+3 = 27
+    other = build({"name": "mlp", "input_shape": [4], "hidden": [3], "outputs": 3})  # 4·3+3+3·3+3 = 27
+    params = wide.init(jax.random.PRNGKey(0))
+    assert sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params)) == 27
+    assert sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(other.init(jax.random.PRNGKey(0)))) == 27
+    folder = save_trained(tmp_path / "wide", wide, params, config=None, dataset_description={}, history={})
+    with pytest.raises(CheckpointError, match="layout of model"):
+        load_trained(folder, model=other)
+    _, loaded, _ = load_trained(folder, model=wide)
+    assert tree_equal(loaded, params)
+
+
 def test_loss_names_resolve():
     assert get_loss("cross_entropy").accuracy_kind == "multiclass"
 
@@ -471,5 +499,7 @@ def test_python_driven_epochs_match_the_compiled_loop(monkeypatch):
         monkeypatch.setattr(loop_module, "python_loops", lambda *args, flag=flag: flag)
         loop_module._compiled.cache_clear()
         results[flag] = fit(model, params, split, "cross_entropy", config)
-    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6), results[True].params, results[False].params)
+    jax.tree_util.tree_map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6), results[True].params, results[False].params
+    )
     assert results[True].history["train_loss"] == pytest.approx(results[False].history["train_loss"], rel=1e-5)

@@ -137,7 +137,9 @@ def test_nested_frames_equal_separately_computed_landscapes(mlp_landscape):
     plane = plane_through(*thetas)
     sizes = [7, 20, 48, 20]
     # a small memory budget: several evaluation blocks, the last one padded
-    small = Landscape.from_apply(apply_mlp, init_mlp(jax.random.key(0)), landscape.x, landscape.y, "cross_entropy", memory_budget=1 << 14)
+    small = Landscape.from_apply(
+        apply_mlp, init_mlp(jax.random.key(0)), landscape.x, landscape.y, "cross_entropy", memory_budget=1 << 14
+    )
     result = plane_losses(small, plane, sizes, grid=17)
     assert result.losses.shape == (4, 17, 17)
     ga, gb = np.meshgrid(result.a, result.b)
@@ -164,7 +166,9 @@ def test_analytic_landscape_on_affine_and_orthonormal_planes():
     points = np.stack([ga, gb, np.zeros_like(ga)], axis=-1)
     for k, size in enumerate(sizes):
         np.testing.assert_allclose(result.losses[k], analytic_loss(points, size), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(result.anchor_losses[:, 1], [analytic_loss(np.array([2.0, 0, 0]), k) for k in sizes], rtol=1e-5)
+    np.testing.assert_allclose(
+        result.anchor_losses[:, 1], [analytic_loss(np.array([2.0, 0, 0]), k) for k in sizes], rtol=1e-5
+    )
 
 
 def test_slices_along_a_direction_and_between_two_points():
@@ -176,7 +180,9 @@ def test_slices_along_a_direction_and_between_two_points():
     start, end = jnp.asarray([1.0, -1.0, 0.5]), jnp.asarray([-2.0, 0.5, 1.0])
     between = interpolation_losses(landscape, start, end, t=[0.0, 0.5, 1.0])
     assert between.losses.shape == (1, 3)
-    np.testing.assert_allclose(between.losses[0], [landscape.loss(start), landscape.loss((start + end) / 2), landscape.loss(end)], rtol=1e-6)
+    np.testing.assert_allclose(
+        between.losses[0], [landscape.loss(start), landscape.loss((start + end) / 2), landscape.loss(end)], rtol=1e-6
+    )
     with pytest.raises(ConfigError, match="1..4"):
         direction_losses(landscape, jnp.zeros(3), jnp.ones(3), sizes=[5])
 
@@ -224,7 +230,17 @@ def _video(tmp_path, formats, sizes=(1, 2, 4)):
     from landform.views import landscape_video
 
     thetas = jnp.stack([jnp.zeros(3), jnp.eye(3)[0], jnp.eye(3)[1]])
-    return landscape_video(analytic_landscape(), thetas, list(sizes), tmp_path / "plane", grid=9, fps=4, formats=formats, figsize=(3.2, 2.8), dpi=50)
+    return landscape_video(
+        analytic_landscape(),
+        thetas,
+        list(sizes),
+        tmp_path / "plane",
+        grid=9,
+        fps=4,
+        formats=formats,
+        figsize=(3.2, 2.8),
+        dpi=50,
+    )
 
 
 def test_video_writes_a_gif_with_one_frame_per_landscape(tmp_path):
@@ -280,9 +296,14 @@ def _fake_volume_run(root, levels=(0, 6, 16, 36), base=4):
     from landform.train import save_trained
 
     config = {
-        "study": "volume", "name": "fake", "variant": "quick", "loss": "cross_entropy",
+        "study": "volume",
+        "name": "fake",
+        "variant": "quick",
+        "loss": "cross_entropy",
         "data": {"dataset": "fake", "base": base, "levels": list(levels)},
-        "arms": [{"label": "default", "train": {}}], "train": {}, "checkpoints": [],
+        "arms": [{"label": "default", "train": {}}],
+        "train": {},
+        "checkpoints": [],
         "seeds": {"model": [3], "data": [5]},
     }
     root.mkdir()
@@ -291,15 +312,32 @@ def _fake_volume_run(root, levels=(0, 6, 16, 36), base=4):
     data = root / "stages" / "data-d1"
     data.mkdir(parents=True)
     n = base + max(levels)
-    np.savez(data / "data.npz", pool_x=rng.normal(size=(n, 2)).astype(np.float32), pool_y=rng.integers(0, 2, n).astype(np.int32))
-    (data / "_stage.json").write_text(json.dumps({"stage": "data", "key": "d1", "inputs": {"data": config["data"], "seed": 5}, "summary": {}}))
+    np.savez(
+        data / "data.npz",
+        pool_x=rng.normal(size=(n, 2)).astype(np.float32),
+        pool_y=rng.integers(0, 2, n).astype(np.int32),
+    )
+    (data / "_stage.json").write_text(
+        json.dumps({"stage": "data", "key": "d1", "inputs": {"data": config["data"], "seed": 5}, "summary": {}})
+    )
     model = build({"name": "mlp", "input_shape": [2], "hidden": [4], "outputs": 2})
     for q in levels:
         stage = root / "stages" / f"train-t{q}"
         stage.mkdir()
-        save_trained(stage / "final", model, model.init(jax.random.key(q)), config={}, dataset_description={}, history={})
-        inputs = {"data": "d1", "size": base + q, "model_seed": 3, "loss": "cross_entropy", "train": {}, "model": model.spec}
-        (stage / "_stage.json").write_text(json.dumps({"stage": "train", "key": f"t{q}", "inputs": inputs, "summary": {}}))
+        save_trained(
+            stage / "final", model, model.init(jax.random.key(q)), config={}, dataset_description={}, history={}
+        )
+        inputs = {
+            "data": "d1",
+            "size": base + q,
+            "model_seed": 3,
+            "loss": "cross_entropy",
+            "train": {},
+            "model": model.spec,
+        }
+        (stage / "_stage.json").write_text(
+            json.dumps({"stage": "train", "key": f"t{q}", "inputs": inputs, "summary": {}})
+        )
     return root
 
 
@@ -328,7 +366,9 @@ def test_cli_video_on_a_run_folder(tmp_path):
 
     root = _fake_volume_run(tmp_path / "run")
     out = tmp_path / "out" / "plane"
-    result = CliRunner().invoke(app, ["video", str(root), "--levels", "0", "6", "36", "--resolution", "5", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["video", str(root), "--levels", "0", "6", "36", "--resolution", "5", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     frames = iio.imread(out.with_suffix(".gif"), index=None)
     assert frames.shape[0] == 4  # one frame per level of the run

@@ -1,5 +1,6 @@
 """Minima volumes: directions, exit radii, estimators and cutoffs, against exact answers."""
 
+import json
 import math
 
 import jax
@@ -13,12 +14,14 @@ from landform.landscape import Landscape
 from landform.volume import (
     NORMALIZATION_NAMES,
     STATUS_NAMES,
+    ExitRadii,
     bootstrap_interval,
     cutoffs,
     estimate,
     exit_radii,
     grid_radii,
     landscape_cutoffs,
+    load_radii,
     log_max_volume,
     log_unit_ball_volume,
     log_volume,
@@ -27,6 +30,7 @@ from landform.volume import (
     random_directions,
     ranking_stability,
     running_mean,
+    save_radii,
 )
 
 # ---------------------------------------------------------------- helpers
@@ -129,7 +133,9 @@ def test_filter_normalisation_gives_each_unit_the_norm_of_its_unit_in_theta(bias
         tree = unravel(vectors[i])
         # Flax dense kernel (in, out): each column is one unit
         np.testing.assert_allclose(
-            np.linalg.norm(tree["dense"]["kernel"], axis=0), np.linalg.norm(params["dense"]["kernel"], axis=0), rtol=1e-5
+            np.linalg.norm(tree["dense"]["kernel"], axis=0),
+            np.linalg.norm(params["dense"]["kernel"], axis=0),
+            rtol=1e-5,
         )
         # Flax conv kernel (h, w, in, out): each filter is all weights of one output channel
         np.testing.assert_allclose(
@@ -171,14 +177,17 @@ def test_filter_scale_layer_and_selection():
     s = slices["dense/bias"]
     np.testing.assert_allclose(tree["dense"]["bias"], g[s.start : s.stop], rtol=1e-6)
     assert d.log_jacobian == pytest.approx(
-        6 * np.sum(np.log(unit_norm)) + 18 * np.sum(np.log(np.linalg.norm(np.asarray(params["conv"]["kernel"]).reshape(-1, 5), axis=0))),
+        6 * np.sum(np.log(unit_norm))
+        + 18 * np.sum(np.log(np.linalg.norm(np.asarray(params["conv"]["kernel"]).reshape(-1, 5), axis=0))),
         rel=1e-6,
     )
     # layer: each tensor has the norm of θ*'s tensor
     d = random_directions(jax.random.key(0), theta, params, normalization="layer")
     tree = unravel(d.batch([1])[0])
     for name in ("conv", "dense"):
-        assert float(jnp.linalg.norm(tree[name]["kernel"])) == pytest.approx(float(jnp.linalg.norm(params[name]["kernel"])), rel=1e-5)
+        assert float(jnp.linalg.norm(tree[name]["kernel"])) == pytest.approx(
+            float(jnp.linalg.norm(params[name]["kernel"])), rel=1e-5
+        )
     # which entries are perturbed
     d = random_directions(jax.random.key(0), theta, params, normalization="none", perturb="weights")
     tree = unravel(d.batch([0])[0])
@@ -217,7 +226,9 @@ def test_radii_match_the_analytic_exit_radius_of_a_quadratic():
         exact = exact_quadratic_radius(a, vectors, tau)
         assert np.all(result.status[:, 0, t] == 0)
         np.testing.assert_allclose(result.radii[:, 0, t], exact, rtol=1e-3)
-        assert np.all(result.lower[:, 0, t] <= exact * (1 + 1e-5)) and np.all(result.upper[:, 0, t] >= exact * (1 - 1e-5))
+        assert np.all(result.lower[:, 0, t] <= exact * (1 + 1e-5)) and np.all(
+            result.upper[:, 0, t] >= exact * (1 - 1e-5)
+        )
         assert np.all(result.upper[:, 0, t] <= result.lower[:, 0, t] * (1 + 1e-3) + 1e-12)
         # sphere radius = Euclidean distance to the exit for raw Gaussian directions
         np.testing.assert_allclose(result.sphere_radii[:, 0, t], exact * np.linalg.norm(vectors, axis=1), rtol=1e-3)
@@ -276,6 +287,90 @@ def test_non_finite_losses_count_as_outside_and_verify_finds_the_first_crossing(
     np.testing.assert_allclose(checked.radii[:, 0, 0] * norms, first, rtol=1e-3)
 
 
+def _bump_profile(r):
+    """The radial profile of the issue's example: ½ r² + 2 exp(−((r − 1)/0.1)²)."""
+    return 0.5 * r**2 + 2.0 * np.exp(-(((r - 1.0) / 0.1) ** 2))
+
+
+@pytest.mark.parametrize("n", [2, 10, 30])
+def test_every_ray_reports_the_first_crossing_of_a_bump(n):
+    # L(θ) = ½‖θ‖² + 2 exp(−((‖θ‖ − 1)/0.1)²), τ = 1: every ray leaves the set at ‖θ‖ = 0.8905,
+    # re-enters it after the bump (near 1.131) and leaves for good at sqrt(2) = 1.4142. The
+    # stretch outside spans 0.24, 17 % of the later exit: resolution 0.15 is sure to find it
+    from scipy.optimize import brentq
+
+    first = brentq(lambda r: _bump_profile(r) - 1.0, 0.5, 0.99)
+    back_in = brentq(lambda r: _bump_profile(r) - 1.0, 1.01, 1.3)
+    assert first == pytest.approx(0.8905, abs=1e-4) and (back_in - first) / math.sqrt(2) > 0.16
+    bump = lambda th: 0.5 * jnp.sum(th * th) + 2.0 * jnp.exp(-(((jnp.sqrt(jnp.sum(th * th)) - 1.0) / 0.1) ** 2))  # noqa: E731
+    landscape = Landscape.from_function(bump, n, theta=jnp.zeros(n))
+    d = random_directions(jax.random.key(n), jnp.zeros(n), normalization="none")
+    norms = np.linalg.norm(np.asarray(d.batch(np.arange(200))), axis=1)
+    result = exit_radii(landscape, d, 200, 1.0, resolution=0.15)
+    assert np.all(result.status == 0)
+    # every ray, the 8 pilot rays included, at the first crossing to the tolerance
+    np.testing.assert_allclose(result.radii[:, 0, 0] * norms, first, rtol=1e-3)
+    assert np.all(result.lower[:, 0, 0] * norms <= first * (1 + 1e-6))
+    assert np.all(result.upper[:, 0, 0] * norms >= first * (1 - 1e-6))
+    assert result.settings.resolution == 0.15
+    if n == 10:  # without the check the search reports the later exit on some rays
+        unchecked = exit_radii(landscape, d, 200, 1.0, resolution=1.0)
+        assert np.any(np.abs(unchecked.radii[:, 0, 0] * norms - math.sqrt(2)) < 1e-2)
+
+
+def band_classifier(n, band, exits):
+    """Two classes, label 0 for every example; example i is classified correctly at θ iff
+    r = ‖θ‖ lies outside ``band`` = (a, b) and below exits[i]: its accuracy drops to 0 on the band
+    of radii and recovers, then falls example by example."""
+    a, b = band
+
+    def apply(params, x):
+        r = jnp.sqrt(jnp.sum(params["w"] ** 2))
+        margin = jnp.minimum(x[:, 0] - r, jnp.maximum(r - b, a - r))  # > 0: correct
+        return jnp.stack([margin, -margin], axis=1)
+
+    x = np.asarray(exits, np.float32)[:, None]
+    return Landscape.from_apply(apply, {"w": jnp.zeros(n)}, x, np.zeros(len(exits), np.int32), "cross_entropy")
+
+
+@pytest.mark.parametrize(
+    "band, exits, resolution",
+    [
+        # (b − a) / final exit = 0.9 / 1.58 = 0.57 > 0.5, the default resolution
+        ((0.4, 1.3), 1.5 + 0.02 * np.arange(10), None),
+        # 0.1 / 1.2 = 0.083 > 0.05
+        ((0.5, 0.6), 1.0 + 0.05 * np.arange(10), 0.05),
+    ],
+)
+def test_accuracy_that_drops_on_a_band_and_recovers_exits_at_the_band(band, exits, resolution):
+    # accuracy 1 below the band, 0 on it, 1 after it, then 1 − k/10 past the k-th example exit:
+    # at level 0.55 the ray first leaves at ‖θ‖ = a, and for good at the fifth example exit
+    n = N
+    landscape = band_classifier(n, band, exits)
+    d = random_directions(jax.random.key(11), jnp.zeros(n), normalization="none")
+    dirs = np.asarray(d.batch(np.arange(40)))
+    norms = np.linalg.norm(dirs, axis=1)
+    options = {} if resolution is None else {"resolution": resolution}
+    result = exit_radii(landscape, d, 40, 0.55, metric="correct", **options)
+    assert result.center_values[0] == 1.0 and np.all(result.status == 0)
+    np.testing.assert_allclose(result.radii[:, 0, 0] * norms, band[0], rtol=1e-3)
+    below = landscape.accuracy_batch(result.lower[:, 0, 0][:, None] * dirs)
+    above = landscape.accuracy_batch(result.upper[:, 0, 0][:, None] * dirs)
+    np.testing.assert_array_equal(np.asarray(below), 1.0)
+    np.testing.assert_array_equal(np.asarray(above), 0.0)
+    if resolution is None:  # without the check the search jumps over the band on some rays
+        unchecked = exit_radii(landscape, d, 40, 0.55, metric="correct", resolution=1.0)
+        assert np.any(np.abs(unchecked.radii[:, 0, 0] * norms - exits[4]) < 1e-2)
+
+
+def test_resolution_must_be_a_fraction_of_the_radius():
+    landscape = quadratic(np.ones(N))
+    d = random_directions(jax.random.key(0), jnp.zeros(N), normalization="none")
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ConfigError, match="resolution"):
+            exit_radii(landscape, d, 2, 0.1, resolution=bad)
+
+
 def test_minimum_outside_the_sublevel_set_is_explicit():
     landscape = Landscape.from_function(lambda th: 0.3 + jnp.sum(th * th), N, theta=jnp.zeros(N))
     d = random_directions(jax.random.key(0), jnp.zeros(N), normalization="none")
@@ -284,7 +379,9 @@ def test_minimum_outside_the_sublevel_set_is_explicit():
     assert result.is_outside[0].tolist() == [True, False]
     assert set(result.status_names()[:, 0, 0]) == {"outside"}
     np.testing.assert_array_equal(result.radii[:, 0, 0], 0.0)
-    np.testing.assert_allclose(result.radii[:, 0, 1] ** 2 * np.sum(np.asarray(d.batch(np.arange(8))) ** 2, axis=1), 1.0, rtol=3e-3)
+    np.testing.assert_allclose(
+        result.radii[:, 0, 1] ** 2 * np.sum(np.asarray(d.batch(np.arange(8))) ** 2, axis=1), 1.0, rtol=3e-3
+    )
     volume = estimate(result, num_resamples=20)
     assert volume.is_outside[0].tolist() == [True, False]
     assert volume.value[0, 0] == -np.inf and np.isfinite(volume.value[0, 1])
@@ -407,7 +504,9 @@ def test_ball_landscape_end_to_end_volume():
     assert not volume.is_lower_bound[0, 0]
 
 
-@pytest.mark.parametrize("n, spread, k, tolerance", [(2, 8.0, 40_000, 0.02), (3, 4.0, 40_000, 0.02), (1000, 1.03, 4000, 0.03)])
+@pytest.mark.parametrize(
+    "n, spread, k, tolerance", [(2, 8.0, 40_000, 0.02), (3, 4.0, 40_000, 0.02), (1000, 1.03, 4000, 0.03)]
+)
 def test_anisotropic_ellipsoid_volume_within_monte_carlo_error(n, spread, k, tolerance):
     a = np.linspace(1.0, spread, n)
     tau = 0.2
@@ -496,3 +595,73 @@ def test_cutoffs_from_a_landscape(mlp_landscape):
 
 def test_status_names_are_stable():
     assert STATUS_NAMES == ("resolved", "censored", "outside", "unresolved")
+
+
+# ---------------------------------------------------------------- saving and loading
+
+
+def _assert_same_fields(loaded, result):
+    """Every field equal, arrays with their dtype and NaNs in the same places."""
+    assert type(loaded) is ExitRadii and loaded._fields == result._fields
+    for name in ExitRadii._fields:
+        a, b = getattr(loaded, name), getattr(result, name)
+        if isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype, name
+            np.testing.assert_array_equal(a, b, err_msg=name)
+        else:
+            assert type(a) is type(b), name
+            np.testing.assert_equal(a, b, err_msg=name)  # NaN-aware, also inside NamedTuples
+
+
+def test_save_and_load_radii_round_trip_every_field(tmp_path):
+    landscape = quadratic(np.linspace(0.5, 1.5, N))
+    d = random_directions(jax.random.key(8), jnp.zeros(N), normalization="none")
+    search = exit_radii(landscape, d, 9, [0.05, 0.2], max_radius=0.12, verify=1)  # some censored
+    grid = grid_radii(landscape, d, 4, 0.1, max_radius=1.0, num_points=7)
+    for name, result in (("search", search), ("grid", grid)):
+        (tmp_path / name).mkdir()
+        save_radii(tmp_path / name, result)
+        assert sorted(p.name for p in (tmp_path / name).iterdir()) == ["radii.json", "radii.npz"]
+        _assert_same_fields(load_radii(tmp_path / name), result)
+    assert load_radii(tmp_path / "grid").settings.coefficients == grid.settings.coefficients
+    assert isinstance(load_radii(tmp_path / "grid").settings.coefficients, tuple)
+
+
+def test_load_radii_reads_folders_written_by_the_volume_study_before(tmp_path):
+    landscape = quadratic(np.linspace(0.5, 1.5, N))
+    d = random_directions(jax.random.key(9), jnp.zeros(N), normalization="none")
+    result = exit_radii(landscape, d, 6, [0.1, 0.3])
+    # the format the volume study wrote (its former _save_radii), built by hand
+    keys = (
+        "radii",
+        "sphere_radii",
+        "lower",
+        "upper",
+        "status",
+        "censored",
+        "evaluations",
+        "example_evaluations",
+        "center_values",
+        "outside_by",
+        "indices",
+    )
+    old = tmp_path / "old"
+    old.mkdir()
+    np.savez(old / "radii.npz", **{k: np.asarray(getattr(result, k)) for k in keys})
+    meta = {
+        "sizes": list(result.sizes),
+        "thresholds": list(result.thresholds),
+        "dimension": result.dimension,
+        "log_jacobian": result.log_jacobian,
+        "iterations": result.iterations,
+        "settings": result.settings._asdict(),
+    }
+    (old / "radii.json").write_text(json.dumps(meta, default=float))
+    _assert_same_fields(load_radii(old), result)
+    # and save_radii writes the same files with the same keys
+    new = tmp_path / "new"
+    new.mkdir()
+    save_radii(new, result)
+    with np.load(new / "radii.npz") as written:
+        assert tuple(written.files) == keys
+    assert json.loads((new / "radii.json").read_text()) == meta

@@ -3,9 +3,13 @@
 The core idea: a *landscape* is a model, a dataset and a loss seen as a function of one flat
 parameter vector θ (:class:`Landscape`). Volumes, curves, tunnels and posteriors are built on it.
 
-Sub-packages, lowest layer first: the core (:mod:`landform.flat`, :mod:`landform.losses`,
-:mod:`landform.landscape`), :mod:`landform.data`, :mod:`landform.models`, :mod:`landform.train`,
-then the measurements and studies built on them. The names below are loaded on first use, so
+Floors, lowest first; each imports only the floors before it: the core (:mod:`landform.flat`,
+:mod:`landform.losses`, :mod:`landform.landscape`, :mod:`landform.files`, ...),
+:mod:`landform.data`, :mod:`landform.models`, :mod:`landform.train`, :mod:`landform.store` (run
+folders, the stage cache, reports), the measurements (:mod:`landform.volume`,
+:mod:`landform.paths`, :mod:`landform.subspace`, :mod:`landform.bayes`, :mod:`landform.views`),
+:mod:`landform.studies` (one module per experiment family) and :mod:`landform.run` (sweeps,
+executors, tracking) with the command line on top. The names below are loaded on first use, so
 ``import landform`` stays cheap.
 """
 
@@ -72,12 +76,32 @@ def landscape_from(model, params, x, y=None, loss="cross_entropy", **options):
         wrapped, params = from_equinox(model)
         apply, expected = wrapped.apply, None
     elif _is_linen(model):
-        apply, expected = model.apply, None  # params are the module's variables
+        apply, params = _linen_apply(model, params)
+        expected = None
     elif callable(model):
         apply, expected = model, None
     else:
         raise TypeError(f"cannot build a landscape from {type(model).__name__}; pass a Model, a module or a function")
     return Landscape.from_apply(apply, params, x, y, loss, expected_input_shape=expected, **options)
+
+
+def _linen_apply(module, variables):
+    """θ is ``{"params": variables["params"]}``; the other collections (``batch_stats``, ...)
+    stay fixed, as in :func:`landform.models.from_linen`."""
+    from landform.errors import ConfigError
+
+    variables = dict(variables or {})
+    if "params" not in variables:
+        raise ConfigError(
+            f"the variables of the Linen module {type(module).__name__} have no 'params' collection; "
+            "pass what module.init(...) returned"
+        )
+    fixed = {name: value for name, value in variables.items() if name != "params"}
+
+    def apply(theta, x):
+        return module.apply({**fixed, **theta}, x)
+
+    return apply, {"params": variables["params"]}
 
 
 def _is_nnx(model) -> bool:

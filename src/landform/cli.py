@@ -92,7 +92,10 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's run (tables, figures, report).")] = Path("runs/demo"),
     quick: Annotated[bool, typer.Option(help="An even smaller demo (for tests).")] = False,
 ) -> None:
-    """Run the demonstration: minima volumes on nested data, and a loss tunnel sampled in tunnel and volume coordinates."""
+    (
+        "Run the demonstration: minima volumes on nested data, "
+        "and a loss tunnel sampled in tunnel and volume coordinates."
+    )  # fmt: skip
     from landform.studies.demo import run_demo
 
     report = run_demo(out, quick=quick, progress=True, log=console.print)
@@ -102,42 +105,88 @@ def demo(
 @app.command("run")
 @friendly
 def run_study(
-    config: Annotated[Path, typer.Argument(help="A study config file (YAML), e.g. configs/volume/swiss_roll_low_data.yaml.")],
-    variant: Annotated[str, typer.Option(help="Which variant of the config: 'paper' (the file's own settings) or one under 'variants' (e.g. 'quick').")] = "paper",
+    config: Annotated[
+        Path, typer.Argument(help="A study config file (YAML), e.g. configs/volume/swiss_roll_low_data.yaml.")
+    ],
+    variant: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "Which variant of the config: 'paper' (the file's own settings) or one under 'variants' (e.g. 'quick')."
+            )
+        ),
+    ] = "paper",
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/<name>-<variant>).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a field: --set train.epochs=50 (repeatable).")] = None,
-    track: Annotated[list[str] | None, typer.Option("--track", help="Send the run to a tracking sink: wandb (offline unless logged in) or mlflow (SQLite in the run folder unless MLFLOW_TRACKING_URI is set); repeatable.")] = None,
-    cache: Annotated[Path | None, typer.Option(help="Folder of cached stages shared between runs (default: <out>/stages).")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a field: --set train.epochs=50 (repeatable).")
+    ] = None,
+    track: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--track",
+            help=(
+                "Send the run to a tracking sink: wandb (offline unless logged in) or mlflow "
+                "(SQLite in the run folder unless MLFLOW_TRACKING_URI is set); repeatable."
+            ),
+        ),
+    ] = None,
+    cache: Annotated[
+        Path | None, typer.Option(help="Folder of cached stages shared between runs (default: <out>/stages).")
+    ] = None,
 ) -> None:
     """Run a study from its config file; finished stages are reused, unfinished ones resumed."""
     from landform.studies import run_config_file
 
     if not track:
-        report = run_config_file(config, variant=variant, out=out, overrides=set_ or [], cache=cache, progress=True, log=console.print)
+        report = run_config_file(
+            config, variant=variant, out=out, overrides=set_ or [], cache=cache, progress=True, log=console.print
+        )
     else:
-        from landform.run.sweep import run_tracked
+        from landform.run.attempts import run_tracked
         from landform.run.tracking import track_settings
         from landform.studies import default_folder, load_config
 
         settings = track_settings(track)
         _, loaded = load_config(config, variant, set_ or [])
-        report = run_tracked(loaded, Path(out) if out is not None else default_folder(loaded), track=settings, cache=cache, progress=True, log=console.print)
+        report = run_tracked(
+            loaded,
+            Path(out) if out is not None else default_folder(loaded),
+            track=settings,
+            cache=cache,
+            progress=True,
+            log=console.print,
+        )
     console.print(f"[bold green]report:[/] {report}")
 
 
 @app.command()
 @friendly
 def video(
-    run_folder: Annotated[Path, typer.Argument(help="The folder of a finished volume-study run (the --out of 'landform run').")],
-    levels: Annotated[tuple[int, int, int] | None, typer.Option(help="Levels q of the three minima spanning the plane (default: the smallest, middle and largest).")] = None,
+    run_folder: Annotated[
+        Path, typer.Argument(help="The folder of a finished volume-study run (the --out of 'landform run').")
+    ],
+    levels: Annotated[
+        tuple[int, int, int] | None,
+        typer.Option(
+            help="Levels q of the three minima spanning the plane (default: the smallest, middle and largest)."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Model seed of the minima (default: the run's first).")] = None,
     arm: Annotated[str | None, typer.Option(help="Training arm of the minima (default: the run's first).")] = None,
     resolution: Annotated[int, typer.Option(help="Grid points per side of the plane.")] = 41,
     fps: Annotated[float, typer.Option(help="Frames (landscapes) per second.")] = 2.0,
-    orthonormal: Annotated[bool, typer.Option(help="True distances (Gram-Schmidt axes) instead of affine coordinates.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Output path stem; .mp4, .gif and .npz are added (default: <run>/figures/plane_...).")] = None,
+    orthonormal: Annotated[
+        bool, typer.Option(help="True distances (Gram-Schmidt axes) instead of affine coordinates.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output path stem; .mp4, .gif and .npz are added (default: <run>/figures/plane_...)."),
+    ] = None,
 ) -> None:
-    """Render the plane through three minima of a volume run in every nested landscape, one frame per landscape (MP4 and GIF)."""
+    (
+        "Render the plane through three minima of a volume run in every nested landscape, "
+        "one frame per landscape (MP4 and GIF)."
+    )  # fmt: skip
     from landform.views.runs import volume_run_video
 
     written = volume_run_video(
@@ -164,9 +213,18 @@ sweep_app = typer.Typer(
 app.add_typer(sweep_app, name="sweep")
 
 _SweepFile = Annotated[Path, typer.Argument(help="A sweep file (YAML) naming a study config, a variant and a grid.")]
-_SweepOut = Annotated[Path | None, typer.Option("--out", help="The sweep folder (default: the file's `folder`, else runs/sweeps/<name>).")]
+_SweepOut = Annotated[
+    Path | None, typer.Option("--out", help="The sweep folder (default: the file's `folder`, else runs/sweeps/<name>).")
+]
 
-_STATE_STYLE = {"done": "green", "failed": "red", "running": "blue", "interrupted": "yellow", "outdated": "yellow", "missing": "dim"}
+_STATE_STYLE = {
+    "done": "green",
+    "failed": "red",
+    "running": "blue",
+    "interrupted": "yellow",
+    "outdated": "yellow",
+    "missing": "dim",
+}
 
 
 def _states_table(sweep, title: str, *, only_unfinished: bool = False) -> Table:
@@ -198,20 +256,26 @@ def _states_table(sweep, title: str, *, only_unfinished: bool = False) -> Table:
 def _counts(sweep) -> str:
     from collections import Counter
 
-    from landform.run.sweep import run_states
+    from landform.run.attempts import STATES, run_states
 
     counts = Counter(state.state for state in run_states(sweep))
-    return ", ".join(f"{counts[s]} {s}" for s in ("done", "failed", "running", "interrupted", "outdated", "missing") if counts[s])
+    return ", ".join(f"{counts[s]} {s}" for s in STATES if counts[s])
 
 
 @sweep_app.command("plan")
 @friendly
 def sweep_plan(file: _SweepFile, out: _SweepOut = None) -> None:
     """Expand and validate the grid; list the runs and what is already done (runs nothing)."""
-    from landform.run.sweep import load_sweep
+    from landform.run.plan import load_sweep
 
     sweep = load_sweep(file, out)
-    console.print(_states_table(sweep, f"sweep {sweep.name}: {len(sweep.runs)} runs of {sweep.study} ({sweep.config_file.name}, variant {sweep.variant or 'paper'})"))
+    console.print(
+        _states_table(
+            sweep,
+            f"sweep {sweep.name}: {len(sweep.runs)} runs of {sweep.study} "
+            f"({sweep.config_file.name}, variant {sweep.variant or 'paper'})",
+        )
+    )
     console.print(f"folder: {sweep.folder}")
     console.print(f"state: {_counts(sweep)}; `landform sweep run {file}` runs the ones not done.")
 
@@ -221,16 +285,31 @@ def sweep_plan(file: _SweepFile, out: _SweepOut = None) -> None:
 def sweep_run(
     file: _SweepFile,
     out: _SweepOut = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Run on a local Dask cluster of N worker processes (one thread each).")] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")] = None,
-    retries: Annotated[int | None, typer.Option("--retries", help="Extra attempts for a failing run (default: the sweep file's `retries`, else 1).")] = None,
-    track: Annotated[list[str] | None, typer.Option("--track", help="Send every run to wandb and/or mlflow (repeatable).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Run on a local Dask cluster of N worker processes (one thread each)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")
+    ] = None,
+    retries: Annotated[
+        int | None,
+        typer.Option(
+            "--retries", help="Extra attempts for a failing run (default: the sweep file's `retries`, else 1)."
+        ),
+    ] = None,
+    track: Annotated[
+        list[str] | None, typer.Option("--track", help="Send every run to wandb and/or mlflow (repeatable).")
+    ] = None,
     threads_per_worker: Annotated[int, typer.Option(help="Threads (cores) per Dask worker.")] = 1,
-    collect_tables: Annotated[bool, typer.Option("--collect/--no-collect", help="Collect the tables when the runs are done.")] = True,
+    collect_tables: Annotated[
+        bool, typer.Option("--collect/--no-collect", help="Collect the tables when the runs are done.")
+    ] = True,
 ) -> None:
     """Execute the runs that are not done: missing, failed, interrupted or outdated ones."""
     from landform.run.executors import make_executor
-    from landform.run.sweep import collect, load_sweep, run_sweep
+    from landform.run.plan import load_sweep
+    from landform.run.sweep import collect, run_sweep
     from landform.run.tracking import track_settings
 
     sweep = load_sweep(file, out)
@@ -243,9 +322,16 @@ def sweep_run(
         collect(sweep, log=console.print)
     console.print(f"sweep {sweep.name}: {_counts(sweep)} ({summary.seconds:.0f} s); folder {sweep.folder}")
     if summary.elsewhere:
-        console.print(f"{len(summary.elsewhere)} run(s) are being run by another process; `landform sweep status {file}` follows them.")
+        console.print(
+            f"{len(summary.elsewhere)} run(s) are being run by another process; "
+            f"`landform sweep status {file}` follows them."
+        )
     if summary.failed:
-        errors.print(f"[bold red]{len(summary.failed)} run(s) failed:[/] " + ", ".join(summary.failed) + f"; their errors are in {sweep.runs_folder}/<run>/status.json and log.txt")
+        errors.print(
+            f"[bold red]{len(summary.failed)} run(s) failed:[/] "
+            + ", ".join(summary.failed)
+            + f"; their errors are in {sweep.runs_folder}/<run>/status.json and log.txt"
+        )
         raise typer.Exit(1)
 
 
@@ -253,7 +339,7 @@ def sweep_run(
 @friendly
 def sweep_status(file: _SweepFile, out: _SweepOut = None) -> None:
     """Show which runs are done, failed, running, interrupted, outdated or missing."""
-    from landform.run.sweep import load_sweep
+    from landform.run.plan import load_sweep
 
     sweep = load_sweep(file, out)
     console.print(_states_table(sweep, f"sweep {sweep.name} ({sweep.folder})"))
@@ -264,7 +350,8 @@ def sweep_status(file: _SweepFile, out: _SweepOut = None) -> None:
 @friendly
 def sweep_collect(file: _SweepFile, out: _SweepOut = None) -> None:
     """Gather every done run's tables into one per table name, with the grid fields as columns."""
-    from landform.run.sweep import collect, load_sweep
+    from landform.run.plan import load_sweep
+    from landform.run.sweep import collect
 
     sweep = load_sweep(file, out)
     sweep.write_manifest()
@@ -280,7 +367,9 @@ def sweep_collect(file: _SweepFile, out: _SweepOut = None) -> None:
 @friendly
 def report(
     folder: Annotated[Path, typer.Argument(help="A run folder or a sweep folder.")],
-    out: Annotated[Path | None, typer.Option(help="The HTML file (default: <sweep>/report.html, or <run>/overview.html).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="The HTML file (default: <sweep>/report.html, or <run>/overview.html).")
+    ] = None,
     max_rows: Annotated[int, typer.Option(help="Rows shown per table.")] = 60,
 ) -> None:
     """Write one self-contained HTML report (figures embedded) of a run or of a whole sweep."""
@@ -293,7 +382,10 @@ def report(
 # ============================================================================ analyses
 
 analyse_app = typer.Typer(
-    help="Analyses across the runs of a sweep, on a collected table (a .parquet/.csv file, a sweep folder or a sweep file).",
+    help=(
+        "Analyses across the runs of a sweep, on a collected table "
+        "(a .parquet/.csv file, a sweep folder or a sweep file)."
+    ),
     no_args_is_help=True,
 )
 app.add_typer(analyse_app, name="analyse")
@@ -315,7 +407,8 @@ def _read_table(source: Path, name: str | None):
     if source.suffix == ".csv":
         return pd.read_csv(source)
     if source.suffix in (".yaml", ".yml"):
-        from landform.run.sweep import collect, load_sweep
+        from landform.run.plan import load_sweep
+        from landform.run.sweep import collect
 
         sweep = load_sweep(source)
         folder = sweep.folder
@@ -329,11 +422,16 @@ def _read_table(source: Path, name: str | None):
     tables = sorted((folder / "tables").glob("*.parquet"))
     if name is None:
         if len(tables) != 1:
-            raise ConfigError(f"{folder} has {len(tables)} tables ({', '.join(t.stem for t in tables)}); choose one with --table")
+            raise ConfigError(
+                f"{folder} has {len(tables)} tables ({', '.join(t.stem for t in tables)}); choose one with --table"
+            )
         return pd.read_parquet(tables[0])
     path = folder / "tables" / f"{name}.parquet"
     if not path.is_file():
-        raise ConfigError(f"no table {name!r} in {folder / 'tables'}; there are: {', '.join(t.stem for t in tables) or 'none (run `landform sweep collect`)'}")
+        raise ConfigError(
+            f"no table {name!r} in {folder / 'tables'}; there are: "
+            f"{', '.join(t.stem for t in tables) or 'none (run `landform sweep collect`)'}"
+        )
     return pd.read_parquet(path)
 
 
@@ -351,7 +449,9 @@ def _show(frame, title: str, out: Path | None) -> None:
         console.print(f"written: {out}")
 
 
-_Table = Annotated[str | None, typer.Option("--table", help="Which collected table (e.g. volumes), for a sweep folder or file.")]
+_Table = Annotated[
+    str | None, typer.Option("--table", help="Which collected table (e.g. volumes), for a sweep folder or file.")
+]
 
 
 @analyse_app.command("select")
@@ -361,16 +461,33 @@ def analyse_select(
     table: _Table = None,
     group: Annotated[str, typer.Option(help="Comma-separated group columns, e.g. space,K.")] = "",
     candidate: Annotated[str, typer.Option(help="The column to choose a value of.")] = "temperature",
-    selection: Annotated[str, typer.Option(help="The metric that chooses it (averaged over seeds).")] = "validation_lppd",
-    metrics: Annotated[str, typer.Option(help="Comma-separated metrics reported at the chosen value.")] = "test_lppd,test_rmse",
+    selection: Annotated[
+        str, typer.Option(help="The metric that chooses it (averaged over seeds).")
+    ] = "validation_lppd",
+    metrics: Annotated[
+        str, typer.Option(help="Comma-separated metrics reported at the chosen value.")
+    ] = "test_lppd,test_rmse",
     seed: Annotated[str, typer.Option(help="The seed column ('' for none).")] = "seed",
-    lower_is_better: Annotated[bool, typer.Option(help="Choose the lowest selection metric instead of the highest.")] = False,
+    lower_is_better: Annotated[
+        bool, typer.Option(help="Choose the lowest selection metric instead of the highest.")
+    ] = False,
     out: Annotated[Path | None, typer.Option(help="Write the result as CSV.")] = None,
 ) -> None:
-    """Choose a value (e.g. the temperature) per group by a validation metric; test metrics as mean ± std over seeds."""
+    (
+        "Choose a value (e.g. the temperature) per group by a validation metric; "
+        "test metrics as mean ± std over seeds."
+    )  # fmt: skip
     from landform.studies.analysis import select_best
 
-    frame = select_best(_read_table(source, table), group=_split(group), candidate=candidate, selection=selection, metrics=_split(metrics), seed=seed or None, higher_is_better=not lower_is_better)
+    frame = select_best(
+        _read_table(source, table),
+        group=_split(group),
+        candidate=candidate,
+        selection=selection,
+        metrics=_split(metrics),
+        seed=seed or None,
+        higher_is_better=not lower_is_better,
+    )
     _show(frame, f"{candidate} chosen by {selection}", out)
 
 
@@ -381,7 +498,15 @@ def analyse_pivot(
     table: _Table = None,
     rows: Annotated[str, typer.Option(help="Comma-separated row columns.")] = "space",
     columns: Annotated[str, typer.Option(help="The column whose values become columns.")] = "K",
-    metrics: Annotated[str, typer.Option(help="Comma-separated metrics, one table each.")] = "test_lppd,test_rmse,ess,rhat,seconds",
+    metrics: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "Comma-separated metric columns, one table each (default: test LPPD, RMSE or accuracy, "
+                "smallest bulk ESS, largest R-hat, sampling seconds, where present)."
+            )
+        ),
+    ] = "",
     seed: Annotated[str, typer.Option(help="The seed column ('' for none).")] = "seed",
     digits: Annotated[int, typer.Option(help="Significant digits.")] = 3,
     out: Annotated[Path | None, typer.Option(help="A folder for one CSV per metric.")] = None,
@@ -389,7 +514,14 @@ def analyse_pivot(
     """Mean ± std over seeds of each metric, rows by columns (the tunnel paper's tables)."""
     from landform.studies.analysis import tunnel_tables
 
-    tables = tunnel_tables(_read_table(source, table), metrics=_split(metrics), index=_split(rows), columns=columns, seed=seed or None, digits=digits)
+    tables = tunnel_tables(
+        _read_table(source, table),
+        metrics=_split(metrics) or None,
+        index=_split(rows),
+        columns=columns,
+        seed=seed or None,
+        digits=digits,
+    )
     for metric, frame in tables.items():
         _show(frame, metric, out / f"{metric}.csv" if out else None)
 
@@ -400,12 +532,14 @@ def analyse_volume(
     source: _Source,
     table: _Table = "volumes",
     threshold: Annotated[float | None, typer.Option(help="The threshold τ (default: the smallest).")] = None,
-    landscape: Annotated[int | None, typer.Option(help="The fixed landscape's size in examples (default: the smallest).")] = None,
+    landscape: Annotated[
+        int | None, typer.Option(help="The fixed landscape's size in examples (default: the smallest).")
+    ] = None,
     by: Annotated[str, typer.Option(help="Comma-separated columns to keep apart (e.g. arm).")] = "",
     out: Annotated[Path, typer.Option(help="Folder for the tables (CSV) and figures (PNG).")] = Path("analysis"),
 ) -> None:
     """The volume paper's figures across seeds: a fixed landscape (A) and across landscapes (B)."""
-    from landform.run.store import RunFolder
+    from landform.store.folder import RunFolder
     from landform.studies import analysis
 
     volumes = _read_table(source, table)
@@ -416,7 +550,10 @@ def analyse_volume(
     folder.write_table("fixed_landscape", fixed)
     folder.write_table("across_landscapes", across)
     for name, figure in (
-        ("fixed_landscape", analysis.fixed_landscape_figure(volumes, landscape_examples=landscape, threshold=threshold, by=_split(by))),
+        (
+            "fixed_landscape",
+            analysis.fixed_landscape_figure(volumes, landscape_examples=landscape, threshold=threshold, by=_split(by)),
+        ),
         ("across_landscapes", analysis.across_landscapes_figure(volumes, threshold=threshold, by=_split(by))),
     ):
         console.print(f"figure: {folder.save_figure(name, figure)}")
@@ -434,7 +571,7 @@ def analyse_length(
     out: Annotated[Path, typer.Option(help="Folder for the fits (CSV) and the figure (PNG).")] = Path("analysis"),
 ) -> None:
     """Curve length against K with power-law fits length ≈ a·K^b per group."""
-    from landform.run.store import RunFolder
+    from landform.store.folder import RunFolder
     from landform.studies.analysis import length_figure, length_power_laws
 
     frame = _read_table(source, table)

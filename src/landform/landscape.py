@@ -141,7 +141,7 @@ class Landscape:
         *,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         expected_input_shape: Sequence[int] | None = None,
-    ) -> "Landscape":
+    ) -> Landscape:
         """A landscape of ``apply(params, x)`` under ``loss`` on examples ``(x, y)``.
 
         ``params`` is the point θ* the landscape is centred on (returned as ``.theta``); any
@@ -215,7 +215,7 @@ class Landscape:
         per_example: bool = False,
         theta: jax.Array | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    ) -> "Landscape":
+    ) -> Landscape:
         """A landscape from any JAX function of θ ∈ R^dim.
 
         ``fn(θ)`` returns a scalar (the landscape has one "example") or, with
@@ -231,9 +231,7 @@ class Landscape:
                 return fn(vector)
         else:
             if probe.shape != ():
-                raise ShapeError(
-                    f"fn(θ) returned shape {probe.shape}; return a scalar, or pass per_example=True"
-                )
+                raise ShapeError(f"fn(θ) returned shape {probe.shape}; return a scalar, or pass per_example=True")
             n_examples = 1
 
             def per_ex(vector, xs, ys):
@@ -250,7 +248,7 @@ class Landscape:
             cost=_Cost(bytes_per_example=4.0 * max(dim, 1), bytes_per_vector=16.0 * dim),
         )
 
-    def subset(self, num_examples: int) -> "Landscape":
+    def subset(self, num_examples: int) -> Landscape:
         """The nested landscape of the first ``num_examples`` examples."""
         if not self._chunkable:
             raise ConfigError("a landscape built from a function has no examples to take a subset of")
@@ -317,7 +315,9 @@ class Landscape:
         self, thetas: jax.Array, sizes: Sequence[int], *, metric: str = "loss", chunking: Chunking | None = None
     ) -> jax.Array:
         """Prefix means for every vector and size: shape (m, len(sizes))."""
-        return _prefix_means_compiled(self.per_example_batch(thetas, metric=metric, chunking=chunking), tuple(int(k) for k in sizes))
+        return _prefix_means_compiled(
+            self.per_example_batch(thetas, metric=metric, chunking=chunking), tuple(int(k) for k in sizes)
+        )
 
     # ------------------------------------------------------------------ chunk selection
 
@@ -326,7 +326,8 @@ class Landscape:
 
         With N examples, vectors are evaluated together only while V·N stays below a few
         thousand rows (tiny products benefit from batching; large ones run best one vector at a
-        time, see DESIGN.md). Example chunks are as large as the memory budget allows.
+        time: on a 2-core CPU, vmap over 64 different vectors at 10,000 MNIST examples ran about
+        2× slower than a sequential map). Example chunks are as large as the memory budget allows.
         """
         n = self.num_examples
         budget = self.memory_budget

@@ -91,7 +91,7 @@ def correct(outputs: jnp.ndarray, targets: jnp.ndarray, kind: str) -> jnp.ndarra
     raise ConfigError(f"accuracy is defined for classification losses only, not for {kind!r}")
 
 
-def check_compatible(loss: "Loss", output_shape: tuple[int, ...], targets) -> None:
+def check_compatible(loss: Loss, output_shape: tuple[int, ...], targets) -> None:
     """Raise :class:`ShapeError` when a model's outputs cannot be scored against ``targets``.
 
     ``output_shape`` is the shape of the model's outputs for a batch (examples first); the
@@ -138,9 +138,7 @@ _LOSSES: dict[str, Callable[..., Loss]] = {
     "cross_entropy": lambda: Loss("cross_entropy", cross_entropy, "multiclass"),
     "binary_cross_entropy": lambda: Loss("binary_cross_entropy", binary_cross_entropy, "binary"),
     "mse": lambda: Loss("mse", mse, None),
-    "gaussian_nll": lambda sigma=1.0: Loss(
-        "gaussian_nll", lambda f, y: gaussian_nll(f, y, sigma), None
-    ),
+    "gaussian_nll": lambda sigma=1.0: Loss("gaussian_nll", lambda f, y: gaussian_nll(f, y, sigma), None),
     "gaussian_nll_learned": lambda: Loss("gaussian_nll_learned", gaussian_nll_learned, None),
 }
 

@@ -4,15 +4,26 @@ Spaces in Neural Loss Landscapes", arXiv 2503.03382).
 - :mod:`~landform.bayes.transforms`: constrained ↔ unconstrained maps with log-Jacobians.
 - :mod:`~landform.bayes.posterior`: tempered posteriors in the ``volume``, ``tunnel``, ``line``
   and ``full`` spaces with Gaussian or categorical likelihoods (:func:`make_posterior`).
+- :mod:`~landform.bayes.curve`: the posterior of a space around a trained curve, built from the
+  curve, its network and the data in one call (:func:`curve_posterior`), and prior draws in φ
+  (:func:`prior_coordinates`).
 - :mod:`~landform.bayes.samplers`: MCLMC, NUTS and random-walk Metropolis through BlackJAX,
   several chains, failed-chain detection (:func:`sample`, :func:`sample_posterior`).
 - :mod:`~landform.bayes.records`: results as ArviZ ``InferenceData`` (:func:`to_inference_data`).
 - :mod:`~landform.bayes.metrics`: LPPD, RMSE, accuracy, PSIS-LOO, ESS and R-hat on φ,
-  efficiency, temperature selection.
+  efficiency, convergence.
 
 The tunnel map itself lives in :mod:`landform.subspace.tunnel` and is re-exported here.
 """
 
+from landform.bayes.curve import (
+    LEARNED_SIGMA_LOSS,
+    CurvePosterior,
+    CurvePosteriorSettings,
+    curve_likelihood,
+    curve_posterior,
+    prior_coordinates,
+)
 from landform.bayes.metrics import (
     accuracy,
     convergence,
@@ -26,7 +37,6 @@ from landform.bayes.metrics import (
     predictive_metrics,
     relative_efficiency,
     rmse,
-    select_temperature,
 )
 from landform.bayes.posterior import (
     LIKELIHOODS,
@@ -69,12 +79,15 @@ from landform.subspace.tunnel import TunnelMap, tunnel_from_curve, tunnel_log_ja
 
 __all__ = [
     "CHAIN_METHODS",
+    "LEARNED_SIGMA_LOSS",
     "LIKELIHOODS",
     "MCLMC_INTEGRATORS",
     "SAMPLER_NAMES",
     "SPACES",
     "T_PRIORS",
     "ChainDraws",
+    "CurvePosterior",
+    "CurvePosteriorSettings",
     "Likelihood",
     "Posterior",
     "SamplerSettings",
@@ -88,6 +101,8 @@ __all__ = [
     "constrained_draws",
     "convergence",
     "coordinate_draws",
+    "curve_likelihood",
+    "curve_posterior",
     "efficiency",
     "evaluate_run",
     "from_draws",
@@ -106,12 +121,12 @@ __all__ = [
     "positive_to_unconstrained",
     "predictions",
     "predictive_metrics",
+    "prior_coordinates",
     "relative_efficiency",
     "rmse",
     "rwm_target_acceptance",
     "sample",
     "sample_posterior",
-    "select_temperature",
     "to_inference_data",
     "tunnel_from_curve",
     "tunnel_log_jacobian",

@@ -13,8 +13,18 @@ test examples (x_i, y_i), i = 1..N, with the untempered likelihood p(y | x, θ):
   sqrt((1/N) Σ_i ‖y_i − ȳ_i‖² / d);
 - accuracy of argmax_c (1/S) Σ_s softmax(f(x_i; θ_s))_c;
 - PSIS-LOO on the training data (Vehtari, Gelman, Gabry 2017, "Practical Bayesian model
-  evaluation using leave-one-out cross-validation and WAIC"), by ``arviz.loo`` from the
-  pointwise log-likelihoods: elpd_loo, its standard error, p_loo and the Pareto k̂ diagnostics;
+  evaluation using leave-one-out cross-validation and WAIC") for the tempered posterior
+  π_T(θ) ∝ p(θ) Π_j p(y_j | θ)^(1/T) the draws come from. Leaving example i out multiplies π_T
+  by p(y_i | θ)^(−1/T), so the importance ratios are r_si = p(y_i | θ_s)^(−1/T) (not 1/p, which
+  is right only at T = 1) and
+
+      elpd_loo,i = log Σ_s w̃_si p(y_i | θ_s),   w̃_si = PSIS-smoothed r_si / Σ_s' (smoothed r_s'i),
+
+  an estimate of log ∫ p(y_i | θ) π_T,−i(θ) dθ. The log-ratios −(1/T) log p(y_i | θ_s) are
+  smoothed by ``arviz.psislw`` (Vehtari, Simpson, Gelman, Yao, Gabry 2024, "Pareto smoothed
+  importance sampling"); reported are elpd_loo, its standard error, p_loo = Σ_i lppd_i −
+  elpd_loo (lppd_i of the tempered draws), the Pareto k̂ diagnostics against ArviZ's
+  sample-size threshold min(1 − 1/log10 S, 0.7);
 - bulk and tail effective sample sizes and rank-normalised split R-hat (Vehtari, Gelman,
   Simpson, Carpenter, Bürkner 2021) by ``arviz.ess`` and ``arviz.rhat``, computed on the
   subspace coordinates φ for every space (tunnel draws (t, ξ) are mapped to φ first; the full
@@ -24,15 +34,13 @@ test examples (x_i, y_i), i = 1..N, with the untempered likelihood p(y | x, θ):
   per gradient evaluation, gradient evaluations per draw. Random-walk Metropolis uses no
   gradients; its rows report density evaluations (``evaluation_kind`` = "density").
 
-Temperature selection (Dold et al. 2025 tune the posterior temperature T on validation data):
-:func:`select_temperature` picks, for each setting, the T with the best mean validation LPPD
-over seeds and reports mean ± standard deviation over seeds of the test metrics at that T.
+Choosing the temperature on validation LPPD across runs is a table analysis:
+:func:`landform.studies.analysis.select_best`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -40,10 +48,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from landform.bayes.posterior import check_temperature
 from landform.bayes.records import chains_of, import_arviz
 from landform.bayes.samplers import SamplingResult
 from landform.errors import ConfigError, ShapeError
-
 
 # ---------------------------------------------------------------------------------------------
 # per-draw evaluations
@@ -65,7 +73,9 @@ def _pointwise(posterior, draws, x, y, batch_size):
 @partial(jax.jit, static_argnums=(0, 4))
 def _score(posterior, draws, x, y, batch_size):
     """Per draw: (log p(y_i | x_i, θ) per example, predictive mean or probabilities)."""
-    return _map_draws(lambda z: (posterior.pointwise_log_likelihood(z, x, y), posterior.predict(z, x)), draws, batch_size)
+    return _map_draws(
+        lambda z: (posterior.pointwise_log_likelihood(z, x, y), posterior.predict(z, x)), draws, batch_size
+    )
 
 
 @partial(jax.jit, static_argnums=(0, 3))
@@ -89,9 +99,7 @@ def _flat_call(fn, positions, *arguments):
 def pointwise_log_likelihood(posterior, positions, x, y, *, batch_size: int = 64) -> np.ndarray:
     """log p(y_i | x_i, θ(z)) for every draw z in ``positions`` (..., d): shape (..., N).
     Untempered. Draws are evaluated ``batch_size`` at a time (``lax.map``)."""
-    return _flat_call(
-        lambda draws: _pointwise(posterior, draws, jnp.asarray(x), jnp.asarray(y), batch_size), positions
-    )
+    return _flat_call(lambda draws: _pointwise(posterior, draws, jnp.asarray(x), jnp.asarray(y), batch_size), positions)
 
 
 def predictions(posterior, positions, x, *, batch_size: int = 64) -> np.ndarray:
@@ -132,7 +140,9 @@ def scores(posterior, positions, x, y, *, batch_size: int = 64) -> tuple[np.ndar
     flat = jnp.asarray(positions.reshape(-1, positions.shape[-1]))
     values, predicted = _score(posterior, flat, jnp.asarray(x), jnp.asarray(y), batch_size)
     leading = positions.shape[:-1]
-    return np.asarray(values).reshape(leading + values.shape[1:]), np.asarray(predicted).reshape(leading + predicted.shape[1:])
+    return np.asarray(values).reshape(leading + values.shape[1:]), np.asarray(predicted).reshape(
+        leading + predicted.shape[1:]
+    )
 
 
 def _metrics(kind: str, log_likelihood, predicted, y, prefix: str) -> dict[str, float]:
@@ -146,7 +156,9 @@ def _metrics(kind: str, log_likelihood, predicted, y, prefix: str) -> dict[str, 
     return out
 
 
-def predictive_metrics(posterior, result: SamplingResult, x, y, *, batch_size: int = 64, prefix: str = "") -> dict[str, float]:
+def predictive_metrics(
+    posterior, result: SamplingResult, x, y, *, batch_size: int = 64, prefix: str = ""
+) -> dict[str, float]:
     """LPPD per point and RMSE (Gaussian) or accuracy (categorical) of the valid chains'
     draws on (x, y); keys are prefixed with ``prefix`` (e.g. "test_")."""
     positions = result.positions[chains_of(result)]
@@ -154,13 +166,18 @@ def predictive_metrics(posterior, result: SamplingResult, x, y, *, batch_size: i
     return _metrics(posterior.likelihood.kind, values, predicted, y, prefix)
 
 
-def relative_efficiency(log_likelihood) -> float:
-    """The relative efficiency r_eff = ESS / S of the likelihood draws, averaged over points:
-    the ``relative_eff(exp(log_lik))`` of the R package loo, used by PSIS to account for
-    autocorrelated MCMC draws (1 for independent draws). Computed by ``arviz.ess`` (method
-    "mean") on exp(ℓ_si − max_s ℓ_si) for draws (C, D, N)."""
+def relative_efficiency(log_likelihood, *, temperature: float = 1.0) -> float:
+    """The relative efficiency r_eff = ESS / S of PSIS-LOO for the posterior at temperature T,
+    averaged over points: the MCMC effective sample size of the reciprocal importance ratios
+    1/r_si = p(y_i | θ_s)^(1/T) divided by the number of draws S, as in ``relative_eff`` of the
+    R package loo (``exp(-log_ratios)``; ``exp(log_lik)`` at T = 1). It accounts for
+    autocorrelated MCMC draws in PSIS (1 for independent draws). Computed by ``arviz.ess``
+    (method "mean", chains kept apart) on exp(ℓ_si/T − max_s ℓ_si/T) for draws ℓ (C, D, N)."""
     az = import_arviz()
-    values = np.asarray(log_likelihood, np.float64)
+    temperature = check_temperature(temperature)
+    values = np.asarray(log_likelihood, np.float64) / temperature
+    if values.ndim != 3:
+        raise ShapeError(f"log-likelihoods for r_eff need shape (chains, draws, N), got {values.shape}")
     scaled = np.exp(values - values.max(axis=(0, 1), keepdims=True))
     ess = np.asarray(az.ess(az.convert_to_dataset({"x": scaled}), method="mean")["x"])
     ess = ess[np.isfinite(ess)]
@@ -169,31 +186,65 @@ def relative_efficiency(log_likelihood) -> float:
     return float(np.clip(np.mean(ess) / (values.shape[0] * values.shape[1]), 1e-3, None))
 
 
-def loo(log_likelihood, *, reff: float | None = None) -> dict[str, Any]:
-    """PSIS-LOO by ``arviz.loo`` from pointwise log-likelihoods (C, D, N): elpd_loo (sum over
-    points), its standard error, p_loo, the largest Pareto k̂, the fraction of k̂ > 0.7 and the
-    pointwise values (``loo_pointwise``). ``reff`` defaults to :func:`relative_efficiency`."""
+def good_pareto_k(draws: int) -> float:
+    """ArviZ's sample-size-dependent threshold for the Pareto k̂ of S draws,
+    min(1 − 1/log10 S, 0.7) (Vehtari et al. 2024): above it PSIS estimates are unreliable."""
+    return float(min(1.0 - 1.0 / math.log10(draws), 0.7))
+
+
+def loo(log_likelihood, *, temperature: float | None = None, reff: float | None = None) -> dict[str, Any]:
+    """PSIS-LOO of the tempered posterior at ``temperature`` T from pointwise log-likelihoods
+    ℓ_si = log p(y_i | θ_s) (untempered) of its draws, shape (C, D, N).
+
+    Importance ratios log r_si = −ℓ_si / T, smoothed by ``arviz.psislw`` with ``reff``
+    (default :func:`relative_efficiency` at T); elpd_loo,i = logsumexp_s(log w̃_si + ℓ_si) with
+    normalised smoothed weights w̃. Returns elpd_loo (sum over points), elpd_loo_se
+    (sqrt(N · var_i elpd_loo,i)), p_loo (Σ_i lppd_i − elpd_loo, lppd_i = logsumexp_s ℓ_si −
+    log S), pareto_k_max, pareto_k_threshold (:func:`good_pareto_k` of S = C·D),
+    pareto_k_bad_count (points with k̂ above it), reff, and the pointwise values
+    ``loo_pointwise`` and ``pareto_k`` (arrays of N).
+
+    ``temperature`` has no default: the log-likelihoods do not say which posterior their draws
+    come from, and the untempered ratios 1/p are wrong for T ≠ 1. Pass 1.0 for an untempered
+    posterior.
+    """
+    if temperature is None:
+        raise ConfigError(
+            "PSIS-LOO needs the temperature T of the posterior the draws come from (the importance "
+            "ratios are p(y_i | θ)^(-1/T)); pass temperature=posterior.temperature, or 1.0 for an "
+            "untempered posterior"
+        )
+    temperature = check_temperature(temperature)
     az = import_arviz()
     values = np.asarray(log_likelihood, np.float64)
     if values.ndim != 3:
         raise ShapeError(f"log-likelihoods for LOO need shape (chains, draws, N), got {values.shape}")
     if reff is None:
-        reff = relative_efficiency(values)
-    idata = az.from_dict(log_likelihood={"y": values}, dims={"y": ["observation"]})
+        reff = relative_efficiency(values, temperature=temperature)
+    draws = values.shape[0] * values.shape[1]
+    flat = values.reshape(draws, -1).T  # (N, S): psislw smooths along the last axis
     import warnings
 
+    from scipy.special import logsumexp
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        result = az.loo(idata, pointwise=True, reff=reff)
-    k = np.asarray(result.pareto_k)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        log_weights, k = az.psislw(-flat / temperature, reff=reff)  # normalised log weights
+    pointwise = logsumexp(np.asarray(log_weights) + flat, axis=-1)
+    k = np.asarray(k, np.float64)
+    threshold = good_pareto_k(draws)
+    lppd_sum = float(np.sum(logsumexp(flat, axis=-1) - math.log(draws)))
+    elpd = float(np.sum(pointwise))
     return {
-        "elpd_loo": float(result.elpd_loo),
-        "elpd_loo_se": float(result.se),
-        "p_loo": float(result.p_loo),
+        "elpd_loo": elpd,
+        "elpd_loo_se": float(math.sqrt(pointwise.size * np.var(pointwise))),
+        "p_loo": lppd_sum - elpd,
         "pareto_k_max": float(np.max(k)),
-        "pareto_k_bad_fraction": float(np.mean(k > 0.7)),
+        "pareto_k_threshold": threshold,
+        "pareto_k_bad_count": int(np.sum(k > threshold)),
         "reff": float(reff),
-        "loo_pointwise": np.asarray(result.loo_i),
+        "loo_pointwise": pointwise,
+        "pareto_k": k,
     }
 
 
@@ -201,7 +252,9 @@ def loo(log_likelihood, *, reff: float | None = None) -> dict[str, Any]:
 # diagnostics
 
 
-def coordinate_draws(posterior, result: SamplingResult, *, include_failed: bool = False, batch_size: int = 256) -> np.ndarray:
+def coordinate_draws(
+    posterior, result: SamplingResult, *, include_failed: bool = False, batch_size: int = 256
+) -> np.ndarray:
     """The draws in comparison coordinates (φ, or θ for the full space): (C, D, k). Without a
     posterior, the sampler's own coordinates."""
     positions = result.positions[chains_of(result, include_failed)]
@@ -210,9 +263,18 @@ def coordinate_draws(posterior, result: SamplingResult, *, include_failed: bool 
     return _flat_call(lambda draws: _coordinates(posterior, draws, batch_size), positions)
 
 
-def convergence(draws) -> dict[str, float]:
+#: Default convergence rule: largest R-hat at most this ...
+RHAT_LIMIT = 1.01
+#: ... and smallest bulk ESS at least this (Vehtari, Gelman, Simpson, Carpenter, Bürkner 2021,
+#: "Rank-normalization, folding, and localization: an improved R-hat", Bayesian Analysis).
+ESS_LIMIT = 400.0
+
+
+def convergence(draws, *, rhat_limit: float = RHAT_LIMIT, ess_limit: float = ESS_LIMIT) -> dict[str, Any]:
     """Bulk/tail ESS (minimum and median over coordinates) and the largest R-hat of draws
-    (C, D, k), by ``arviz.ess`` and ``arviz.rhat``."""
+    (C, D, k), by ``arviz.ess`` and ``arviz.rhat``, and ``converged``: R-hat_max ≤ ``rhat_limit``
+    and ESS_bulk_min ≥ ``ess_limit``. With one chain R-hat is undefined (NaN), and the run
+    does not count as converged: convergence cannot be assessed from one chain."""
     az = import_arviz()
     draws = np.asarray(draws, np.float64)
     if draws.ndim != 3:
@@ -221,11 +283,13 @@ def convergence(draws) -> dict[str, float]:
     bulk = np.asarray(az.ess(dataset, method="bulk")["x"])
     tail = np.asarray(az.ess(dataset, method="tail")["x"])
     rhat = np.asarray(az.rhat(dataset)["x"])
+    rhat_max, ess_min = float(np.max(rhat)), float(np.min(bulk))
     return {
-        "ess_bulk_min": float(np.min(bulk)),
+        "ess_bulk_min": ess_min,
         "ess_bulk_median": float(np.median(bulk)),
         "ess_tail_min": float(np.min(tail)),
-        "rhat_max": float(np.max(rhat)),
+        "rhat_max": rhat_max,
+        "converged": bool(np.isfinite(rhat_max) and rhat_max <= rhat_limit and ess_min >= ess_limit),
     }
 
 
@@ -253,6 +317,27 @@ def efficiency(result: SamplingResult, ess: float) -> dict[str, Any]:
     }
 
 
+def _run_temperature(posterior, result: SamplingResult, temperature: float | None) -> float:
+    """The temperature the draws were sampled at: ``temperature`` when given, else the
+    posterior's; checked against the one :func:`sample_posterior` recorded with the draws."""
+    recorded = result.settings.get("posterior_temperature")
+    chosen = temperature if temperature is not None else getattr(posterior, "temperature", None)
+    if chosen is None:
+        chosen = recorded
+    if chosen is None:
+        raise ConfigError(
+            "the temperature of the run is unknown (the posterior has no temperature and the draws "
+            "record none); pass temperature=T, the temperature the draws were sampled at"
+        )
+    chosen = check_temperature(chosen)
+    if recorded is not None and not math.isclose(float(recorded), chosen, rel_tol=1e-9):
+        raise ConfigError(
+            f"the draws were sampled at temperature {float(recorded)}, but temperature {chosen} was "
+            f"given for their evaluation; pass the temperature the draws were sampled at"
+        )
+    return chosen
+
+
 def evaluate_run(
     posterior,
     result: SamplingResult,
@@ -261,38 +346,55 @@ def evaluate_run(
     validation=None,
     train=None,
     train_log_likelihood=None,
+    temperature: float | None = None,
     batch_size: int = 64,
+    rhat_limit: float = RHAT_LIMIT,
+    ess_limit: float = ESS_LIMIT,
 ) -> dict[str, Any]:
-    """One tidy row describing a run: chain counts, convergence on φ, efficiency, test and
-    validation metrics (``test``/``validation``: (x, y) pairs), and PSIS-LOO on ``train``, or on
-    ``train_log_likelihood`` (the valid chains' pointwise values (C, D, N), when the caller has
-    them already).
+    """One tidy row describing a run: chain counts, convergence on φ (``converged`` by the rule
+    of :func:`convergence` with ``rhat_limit`` and ``ess_limit``), efficiency, test and
+    validation metrics (``test``/``validation``: (x, y) pairs), and PSIS-LOO (:func:`loo`) of
+    the tempered posterior on ``train``, or on ``train_log_likelihood`` (the valid chains'
+    pointwise values (C, D, N), when the caller has them already).
+
+    ``temperature``: the T the draws were sampled at (π_T ∝ prior · likelihood^(1/T)); by
+    default ``posterior.temperature``. A :class:`ConfigError` is raised when it cannot be
+    determined, or when it differs from the temperature recorded with the draws. The LOO
+    columns are train_elpd_loo, train_elpd_loo_se, train_p_loo, train_pareto_k_max,
+    train_pareto_k_threshold, train_pareto_k_bad_count and train_reff.
 
     Raises :class:`NumericalError` (via :func:`chains_of`) when every chain failed, so a table
     never holds silent NaNs for a failed run: catch it and record the failure instead.
     """
+    temperature = _run_temperature(posterior, result, temperature)
     row: dict[str, Any] = {
         "space": posterior.space,
         "sampler": result.settings.get("sampler"),
-        "temperature": posterior.temperature,
+        "temperature": temperature,
         "chains": result.num_chains,
         "chains_failed": result.num_failed,
         "draws_per_chain": result.positions.shape[1],
         "failures": "; ".join(f"chain {i}: {r}" for i, r in enumerate(result.failures) if r),
     }
-    diagnostics = convergence(coordinate_draws(posterior, result))
+    diagnostics = convergence(coordinate_draws(posterior, result), rhat_limit=rhat_limit, ess_limit=ess_limit)
     row.update(diagnostics)
     row.update(efficiency(result, diagnostics["ess_bulk_min"]))
+
     def add_loo(values):
-        out = loo(values)
+        out = loo(values, temperature=temperature)
         out.pop("loo_pointwise")
+        out.pop("pareto_k")
         row.update({f"train_{k}": v for k, v in out.items()})
 
     if train_log_likelihood is not None:
         train = None
         add_loo(np.asarray(train_log_likelihood))
     # every split in one pass (one compiled program), then cut apart
-    parts = [(name, data) for name, data in (("test", test), ("validation", validation), ("train", train)) if data is not None]
+    parts = [
+        (name, data)
+        for name, data in (("test", test), ("validation", validation), ("train", train))
+        if data is not None
+    ]
     if parts:
         positions = result.positions[chains_of(result)]
         xs = [np.asarray(x) for _, (x, _) in parts]
@@ -304,60 +406,10 @@ def evaluate_run(
             if name == "train":
                 add_loo(values[..., start:stop])
             else:
-                row.update(_metrics(posterior.likelihood.kind, values[..., start:stop], predicted[..., start:stop, :], y, f"{name}_"))
+                row.update(
+                    _metrics(
+                        posterior.likelihood.kind, values[..., start:stop], predicted[..., start:stop, :], y, f"{name}_"
+                    )
+                )
             start = stop
     return row
-
-
-# ---------------------------------------------------------------------------------------------
-# temperature selection
-
-
-def select_temperature(
-    results,
-    *,
-    setting_columns: Sequence[str],
-    metric_columns: Sequence[str],
-    temperature_column: str = "temperature",
-    seed_column: str = "seed",
-    validation_column: str = "validation_lppd",
-    maximise: bool = True,
-):
-    """For each setting, the temperature with the best validation score, and the test metrics
-    there as mean ± standard deviation over seeds.
-
-    ``results`` is a pandas DataFrame with one row per (setting, temperature, seed). For each
-    group of ``setting_columns`` the mean of ``validation_column`` over seeds is computed per
-    temperature and the best (largest with ``maximise``) temperature is chosen; the returned
-    DataFrame has one row per setting with that ``temperature``, the number of ``seeds``, and
-    ``<metric>_mean`` and ``<metric>_std`` (population standard deviation, ddof = 0) for each of
-    ``metric_columns``. Rows whose validation score is missing (a failed run) are left out and
-    counted in ``rows_excluded``; a setting without any usable row is reported with
-    ``temperature`` NaN and ``rows_excluded`` equal to its row count.
-    """
-    import pandas as pd
-
-    required = [*setting_columns, temperature_column, seed_column, validation_column, *metric_columns]
-    missing = [c for c in required if c not in results.columns]
-    if missing:
-        raise ConfigError(f"the results table lacks the columns {missing}; it has {list(results.columns)}")
-    rows = []
-    for setting, group in results.groupby(list(setting_columns), dropna=False, sort=True):
-        setting = setting if isinstance(setting, tuple) else (setting,)
-        usable = group[np.isfinite(group[validation_column].astype(float))]
-        row = dict(zip(setting_columns, setting))
-        row["rows_excluded"] = int(len(group) - len(usable))
-        if usable.empty:
-            row.update({temperature_column: float("nan"), "seeds": 0})
-            rows.append(row)
-            continue
-        scores = usable.groupby(temperature_column)[validation_column].mean()
-        best = scores.idxmax() if maximise else scores.idxmin()
-        chosen = usable[usable[temperature_column] == best]
-        row.update({temperature_column: best, "seeds": int(chosen[seed_column].nunique()), validation_column: float(scores[best])})
-        for metric in metric_columns:
-            values = chosen[metric].astype(float).to_numpy()
-            row[f"{metric}_mean"] = float(np.mean(values))
-            row[f"{metric}_std"] = float(np.std(values))
-        rows.append(row)
-    return pd.DataFrame(rows)

@@ -49,11 +49,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landform.errors import ConfigError, ShapeError, UnknownNameError, check_finite
-from landform.paths.curves import Curve, derivative, evaluate
-from landform.subspace.affine import Subspace
-from landform.subspace.frames import DEFAULT_LOWER, DEFAULT_POINTS, DEFAULT_UPPER
-from landform.subspace.tunnel import TunnelMap, check_speed, speed_on_interval, tunnel_log_jacobian, tunnel_point
 from landform.bayes.transforms import (
     interval_from_unconstrained,
     interval_log_jacobian,
@@ -61,6 +56,11 @@ from landform.bayes.transforms import (
     positive_from_unconstrained,
     positive_to_unconstrained,
 )
+from landform.errors import ConfigError, ShapeError, UnknownNameError, check_finite
+from landform.paths.curves import Curve, derivative, evaluate
+from landform.subspace.affine import Subspace
+from landform.subspace.frames import DEFAULT_LOWER, DEFAULT_POINTS, DEFAULT_UPPER
+from landform.subspace.tunnel import TunnelMap, check_speed, speed_on_interval, tunnel_log_jacobian, tunnel_point
 
 SPACES = ("volume", "tunnel", "line", "full")
 T_PRIORS = ("arc_length", "jacobian", "none")
@@ -78,28 +78,34 @@ class Likelihood(NamedTuple):
     """How outputs of ``predict(θ, x)`` score targets.
 
     ``kind``: "gaussian" or "categorical". For "gaussian", ``sigma`` is None (sampled with
-    prior LogNormal(0, ``sigma_prior_scale``)), a positive number (fixed), or "network" (log σ
-    is the last output column).
+    prior LogNormal(``sigma_prior_location``, ``sigma_prior_scale``), i.e. log σ ~ N(μ, s²)), a
+    positive number (fixed), or "network" (log σ is the last output column).
     """
 
     kind: str = "gaussian"
     sigma: float | str | None = None
     sigma_prior_scale: float = 1.0
+    sigma_prior_location: float = 0.0
 
     @property
     def samples_sigma(self) -> bool:
         return self.kind == "gaussian" and self.sigma is None
 
 
-def gaussian_likelihood(sigma: float | str | None = None, sigma_prior_scale: float = 1.0) -> Likelihood:
-    """A Gaussian likelihood: σ sampled (None), fixed (a number) or from the network ("network")."""
+def gaussian_likelihood(
+    sigma: float | str | None = None, sigma_prior_scale: float = 1.0, sigma_prior_location: float = 0.0
+) -> Likelihood:
+    """A Gaussian likelihood: σ sampled (None; σ ~ LogNormal(``sigma_prior_location``,
+    ``sigma_prior_scale``)), fixed (a number) or from the network ("network")."""
     if sigma is not None and sigma != "network":
         if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not (math.isfinite(sigma) and sigma > 0):
             raise ConfigError(f"sigma must be None (sampled), 'network' or a positive number, got {sigma!r}")
         sigma = float(sigma)
     if not (math.isfinite(sigma_prior_scale) and sigma_prior_scale > 0):
         raise ConfigError(f"sigma_prior_scale must be positive, got {sigma_prior_scale}")
-    return Likelihood("gaussian", sigma, float(sigma_prior_scale))
+    if not math.isfinite(sigma_prior_location):
+        raise ConfigError(f"sigma_prior_location must be a finite number, got {sigma_prior_location}")
+    return Likelihood("gaussian", sigma, float(sigma_prior_scale), float(sigma_prior_location))
 
 
 def categorical_likelihood() -> Likelihood:
@@ -229,7 +235,8 @@ class Posterior:
             positions = positions[None]
         if positions.shape[-1] != self.dimension:
             raise ShapeError(
-                f"starting values give {positions.shape[-1]} coordinates, the {self.space!r} posterior has {self.dimension}"
+                f"starting values give {positions.shape[-1]} coordinates, "
+                f"the {self.space!r} posterior has {self.dimension}"
             )
         return positions
 
@@ -251,7 +258,9 @@ def _check_data(x, y) -> tuple[jax.Array, jax.Array]:
     check_finite("posterior targets", y)
     x, y = jnp.asarray(x), jnp.asarray(y)
     if x.shape[0] != y.shape[0]:
-        raise ShapeError(f"inputs and targets disagree on the number of examples: x {tuple(x.shape)}, y {tuple(y.shape)}")
+        raise ShapeError(
+            f"inputs and targets disagree on the number of examples: x {tuple(x.shape)}, y {tuple(y.shape)}"
+        )
     if x.shape[0] == 0:
         raise ShapeError("the posterior needs at least one training example")
     return x, y
@@ -286,7 +295,7 @@ def _assemble(
     sampled = likelihood.samples_sigma
     core_size = len(core_names)
     names = core_names + (("log_sigma",) if sampled else ())
-    sigma_scale = likelihood.sigma_prior_scale
+    sigma_scale, sigma_location = likelihood.sigma_prior_scale, likelihood.sigma_prior_location
 
     def split(z):
         z = jnp.asarray(z)
@@ -296,8 +305,8 @@ def _assemble(
         core, log_sigma = split(z)
         value = core_log_prior(core)
         if sampled:
-            # σ ~ LogNormal(0, s): log p(σ) + log|dσ/du| = log N(u; 0, s²) for u = log σ
-            value = value + _log_normal(log_sigma[..., None], sigma_scale)
+            # σ ~ LogNormal(μ, s): log p(σ) + log|dσ/du| = log N(u; μ, s²) for u = log σ
+            value = value + _log_normal(log_sigma[..., None] - sigma_location, sigma_scale)
         return value
 
     def pointwise(z, xs, ys):
@@ -341,7 +350,7 @@ def _assemble(
         def default_values(key, count):
             values = dict(default_core_values(key, count))
             if sampled:
-                values["sigma"] = jnp.ones((count,), jnp.float32)
+                values["sigma"] = jnp.full((count,), math.exp(sigma_location), jnp.float32)  # the prior's median
             return values
 
     settings = {
@@ -350,6 +359,7 @@ def _assemble(
         "likelihood": likelihood.kind,
         "sigma": "sampled" if sampled else likelihood.sigma,
         **({"sigma_prior_scale": sigma_scale} if sampled else {}),
+        **({"sigma_prior_location": sigma_location} if sampled and sigma_location != 0.0 else {}),
         **settings,
     }
     return Posterior(
@@ -665,7 +675,9 @@ def make_posterior(
         if tunnel is not None:
             options.setdefault("lower", tunnel.lower)
             options.setdefault("upper", tunnel.upper)
-        return line_posterior(need("a subspace", subspace), need("a curve (or tunnel)", line_curve), predict, x, y, **options)
+        return line_posterior(
+            need("a subspace", subspace), need("a curve (or tunnel)", line_curve), predict, x, y, **options
+        )
     if dimension is None and subspace is not None:
         dimension = subspace.ambient_dimension
     return full_posterior(need("the number of parameters (dimension)", dimension), predict, x, y, **options)

@@ -123,13 +123,14 @@ def to_inference_data(
     if log_likelihood is not None:
         values = np.asarray(log_likelihood)
         if values.ndim != 3 or values.shape[1] != result.positions.shape[1]:
-            raise ShapeError(f"log_likelihood must have shape (chains, {result.positions.shape[1]}, N); got {values.shape}")
+            raise ShapeError(
+                f"log_likelihood must have shape (chains, {result.positions.shape[1]}, N); got {values.shape}"
+            )
         if values.shape[0] == result.num_chains:
             values = values[chains]
         elif values.shape[0] != len(chains):
             raise ShapeError(
-                f"log_likelihood has {values.shape[0]} chains; the result has {result.num_chains} "
-                f"({len(chains)} kept)"
+                f"log_likelihood has {values.shape[0]} chains; the result has {result.num_chains} ({len(chains)} kept)"
             )
         groups["log_likelihood"] = {"y": values}
     record = {

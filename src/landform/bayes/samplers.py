@@ -101,7 +101,9 @@ class SamplerSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         if isinstance(self.num_warmup, bool) or not isinstance(self.num_warmup, int) or self.num_warmup < 10:
-            raise ConfigError(f"num_warmup must be an integer >= 10 (the samplers tune during it), got {self.num_warmup!r}")
+            raise ConfigError(
+                f"num_warmup must be an integer >= 10 (the samplers tune during it), got {self.num_warmup!r}"
+            )
         if not 0 < self.target_acceptance < 1:
             raise ConfigError(f"target_acceptance must lie in (0, 1), got {self.target_acceptance}")
         if self.rwm_target_acceptance is not None and not 0 < self.rwm_target_acceptance < 1:
@@ -375,7 +377,9 @@ def _rwm(log_density: Callable, settings: SamplerSettings):
         zeros = jnp.zeros_like(position)
         carry = (state, start_scale, jnp.ones_like(position), jnp.zeros((), dtype), zeros, zeros)
         steps = jnp.arange(settings.num_warmup)
-        (state, log_scale, spread, *_), _ = jax.lax.scan(adapt, carry, (steps, jax.random.split(key, settings.num_warmup)))
+        (state, log_scale, spread, *_), _ = jax.lax.scan(
+            adapt, carry, (steps, jax.random.split(key, settings.num_warmup))
+        )
         tuning = Tuning(
             step_size=jnp.exp(log_scale),
             trajectory_length=jnp.zeros((), dtype),
@@ -567,7 +571,9 @@ def sample(
     )
 
 
-def sample_posterior(key: jax.Array, posterior, settings: SamplerSettings | None = None, *, values: dict | None = None, **overrides) -> SamplingResult:
+def sample_posterior(
+    key: jax.Array, posterior, settings: SamplerSettings | None = None, *, values: dict | None = None, **overrides
+) -> SamplingResult:
     """:func:`sample` on ``posterior.log_density`` from ``posterior.initial_positions`` (the
     constrained ``values`` when given, else the posterior's defaults; chain i's default start
     from ``fold_in(key, i)`` of a separate start key), with the posterior's settings recorded."""
@@ -578,11 +584,20 @@ def sample_posterior(key: jax.Array, posterior, settings: SamplerSettings | None
     start_key = jax.random.fold_in(key, 2**31 - 1)
     positions = posterior.initial_positions(start_key, settings.num_chains, values)
     inverse_temperature = jnp.asarray(1.0 / posterior.temperature, positions.dtype)
-    result = sample(key, posterior.tempered_log_density, positions, settings, names=posterior.names, arguments=(inverse_temperature,))
+    result = sample(
+        key,
+        posterior.tempered_log_density,
+        positions,
+        settings,
+        names=posterior.names,
+        arguments=(inverse_temperature,),
+    )
     return result._replace(settings={**result.settings, **{f"posterior_{k}": v for k, v in posterior.settings.items()}})
 
 
-def from_draws(positions, *, names: tuple[str, ...] | None = None, settings: dict | None = None, seconds: float = 0.0) -> SamplingResult:
+def from_draws(
+    positions, *, names: tuple[str, ...] | None = None, settings: dict | None = None, seconds: float = 0.0
+) -> SamplingResult:
     """Draws obtained elsewhere (exact posterior draws, a deep ensemble as a one-draw-per-chain
     "posterior") as a :class:`SamplingResult` (C, D, d) with every chain valid, so the metrics
     and records of this package apply to them. Chains with non-finite draws are marked failed."""

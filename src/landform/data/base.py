@@ -35,17 +35,17 @@ class Split:
     def __len__(self) -> int:
         return len(self.x)
 
-    def take(self, index) -> "Split":
+    def take(self, index) -> Split:
         """The examples at ``index`` (an integer array, slice or boolean mask)."""
         return Split(self.x[index], self.y[index])
 
-    def check_finite(self, name: str = "split") -> "Split":
+    def check_finite(self, name: str = "split") -> Split:
         check_finite(f"{name} inputs", self.x)
         check_finite(f"{name} targets", self.y)
         return self
 
     @staticmethod
-    def concatenate(splits: "list[Split]") -> "Split":
+    def concatenate(splits: list[Split]) -> Split:
         return Split(np.concatenate([s.x for s in splits]), np.concatenate([s.y for s in splits]))
 
 
@@ -99,7 +99,7 @@ class Dataset:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(next(iter(self.splits.values())).x.shape[1:])
 
-    def replace(self, **changes) -> "Dataset":
+    def replace(self, **changes) -> Dataset:
         return dataclasses.replace(self, **changes)
 
     def describe(self) -> dict[str, Any]:

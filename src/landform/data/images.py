@@ -58,10 +58,19 @@ does not, so local copies are verified on these."""
 
 CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "mnist": tuple(str(digit) for digit in range(10)),
-    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                      "Sneaker", "Bag", "Ankle boot"),
-    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-                "truck"),
+    "fashion_mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
     "svhn": tuple(str(digit) for digit in range(10)),
 }
 
@@ -109,9 +118,7 @@ def read_idx(path: str | Path, expected_md5: str | None = None) -> np.ndarray:
     return parse_idx(raw, str(path))
 
 
-def normalize_images(
-    images: np.ndarray, normalize: Normalization, mean=(0.0,), std=(1.0,)
-) -> np.ndarray:
+def normalize_images(images: np.ndarray, normalize: Normalization, mean=(0.0,), std=(1.0,)) -> np.ndarray:
     """Float32 images from raw 0 .. 255 values: None (unchanged), "unit" (x / 255) or
     "standard" ((x / 255 - mean) / std, mean and std broadcast over the last, channel, axis)."""
     x = np.asarray(images, dtype=np.float32)
@@ -184,14 +191,17 @@ def _idx_dataset(
     verify: bool,
 ) -> Dataset:
     arrays = {}
-    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for stem in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         path = fetch(name, stem + ".gz")
         arrays[stem] = read_idx(path, CONTENT_MD5[name][stem] if verify else None)
     train = (arrays["train-images-idx3-ubyte"][..., None], arrays["train-labels-idx1-ubyte"])
     test = (arrays["t10k-images-idx3-ubyte"][..., None], arrays["t10k-labels-idx1-ubyte"])
-    return _finish(name, train, test, normalize, flatten, validation_size, seed,
-                   SOURCES[name].description)
+    return _finish(name, train, test, normalize, flatten, validation_size, seed, SOURCES[name].description)
 
 
 def mnist(
@@ -269,9 +279,7 @@ def read_cifar10_archive(path: str | Path) -> dict[str, tuple[np.ndarray, np.nda
         raise DataError(f"cannot read {path} as the CIFAR-10 python archive ({error})") from None
     missing = [name for name in wanted if name not in batches]
     if missing:
-        raise DataError(
-            f"{path} lacks the batches {missing}; replace it with the published archive"
-        )
+        raise DataError(f"{path} lacks the batches {missing}; replace it with the published archive")
 
     def join(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
         try:
@@ -299,8 +307,16 @@ def cifar10(
     (0.4914, 0.4822, 0.4465) and std (0.2470, 0.2435, 0.2616) of the training images.
     """
     arrays = read_cifar10_archive(fetch("cifar10", "cifar-10-python.tar.gz"))
-    return _finish("cifar10", arrays["train"], arrays["test"], normalize, flatten,
-                   validation_size, seed, SOURCES["cifar10"].description)
+    return _finish(
+        "cifar10",
+        arrays["train"],
+        arrays["test"],
+        normalize,
+        flatten,
+        validation_size,
+        seed,
+        SOURCES["cifar10"].description,
+    )
 
 
 def read_svhn_mat(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -343,5 +359,4 @@ def svhn(
     """
     train = read_svhn_mat(fetch("svhn", "train_32x32.mat"))
     test = read_svhn_mat(fetch("svhn", "test_32x32.mat"))
-    return _finish("svhn", train, test, normalize, flatten, validation_size, seed,
-                   SOURCES["svhn"].description)
+    return _finish("svhn", train, test, normalize, flatten, validation_size, seed, SOURCES["svhn"].description)

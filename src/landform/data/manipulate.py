@@ -114,9 +114,7 @@ def draw_base_and_additions(
     return order[:base_size], order[base_size : base_size + additions_size]
 
 
-def nested_levels(
-    split: Split, level_sizes: Sequence[int], seed: int, base_size: int | None = None
-) -> NestedSplit:
+def nested_levels(split: Split, level_sizes: Sequence[int], seed: int, base_size: int | None = None) -> NestedSplit:
     """Nested training sets drawn at random from ``split`` (usually a dataset's train split).
 
     B has ``base_size`` examples (default: the smallest level size) and A has
@@ -137,8 +135,7 @@ def nested_from_indices(
     base, additions = np.asarray(base, dtype=np.int64), np.asarray(additions, dtype=np.int64)
     if np.intersect1d(base, additions).size:
         raise ConfigError("base and additions share examples; they must be disjoint")
-    return nest(split.take(base), split.take(additions), level_sizes,
-                np.concatenate([base, additions]))
+    return nest(split.take(base), split.take(additions), level_sizes, np.concatenate([base, additions]))
 
 
 def class_labels(split: Split) -> np.ndarray:
@@ -220,16 +217,16 @@ def imbalanced_indices(
             f"from the others, but only {len(inside)} and {len(outside)} are available"
         )
     random = generator(seed, _IMBALANCE)
-    chosen = np.concatenate([
-        random.choice(inside, inside_count, replace=False),
-        random.choice(outside, outside_count, replace=False),
-    ])
+    chosen = np.concatenate(
+        [
+            random.choice(inside, inside_count, replace=False),
+            random.choice(outside, outside_count, replace=False),
+        ]
+    )
     return chosen[random.permutation(len(chosen))]
 
 
-def balanced_indices(
-    labels, size: int, seed: int, exclude=None, classes: Sequence[int] | None = None
-) -> np.ndarray:
+def balanced_indices(labels, size: int, seed: int, exclude=None, classes: Sequence[int] | None = None) -> np.ndarray:
     """Indices of ``size`` examples balanced over ``classes`` (default: all present labels).
 
     Each class gives size // C examples and size mod C randomly chosen classes one more. The
@@ -249,8 +246,7 @@ def balanced_indices(
         pool = candidates[labels[candidates] == label]
         if count > len(pool):
             raise ConfigError(
-                f"class {label} has {len(pool)} available examples, {count} are needed for a "
-                f"balanced set of {size}"
+                f"class {label} has {len(pool)} available examples, {count} are needed for a balanced set of {size}"
             )
         picks.append(random.choice(pool, count, replace=False))
         rounds.append(np.arange(count))

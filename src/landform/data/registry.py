@@ -38,17 +38,17 @@ def _uci_loader(name: str) -> Callable[..., Dataset]:
 
 def _entries() -> dict[str, Entry]:
     entries = [
-        Entry("toy_regression", toy.toy_regression,
-              "1-D regression with a gap from a random ReLU teacher (Dold et al. 2025); generated"),
+        Entry(
+            "toy_regression",
+            toy.toy_regression,
+            "1-D regression with a gap from a random ReLU teacher (Dold et al. 2025); generated",
+        ),
         Entry("toy_file", toy.toy_file, SOURCES["toy_file"].description, "toy_file"),
-        Entry("swiss_roll", synthetic.swiss_roll,
-              "two interleaved spirals, binary (Fan et al. 2025); generated"),
-        Entry("modular_addition", synthetic.modular_addition,
-              "(a + b) mod p from one-hot pairs; generated"),
+        Entry("swiss_roll", synthetic.swiss_roll, "two interleaved spirals, binary (Fan et al. 2025); generated"),
+        Entry("modular_addition", synthetic.modular_addition, "(a + b) mod p from one-hot pairs; generated"),
         *(Entry(name, _uci_loader(name), SOURCES[name].description, name) for name in UCI_NAMES),
         Entry("mnist", images.mnist, SOURCES["mnist"].description, "mnist"),
-        Entry("fashion_mnist", images.fashion_mnist, SOURCES["fashion_mnist"].description,
-              "fashion_mnist"),
+        Entry("fashion_mnist", images.fashion_mnist, SOURCES["fashion_mnist"].description, "fashion_mnist"),
         Entry("cifar10", images.cifar10, SOURCES["cifar10"].description, "cifar10"),
         Entry("svhn", images.svhn, SOURCES["svhn"].description, "svhn"),
         Entry("shakespeare", text.shakespeare, SOURCES["shakespeare"].description, "shakespeare"),
@@ -100,9 +100,7 @@ def catalog() -> list[dict[str, Any]]:
         entry = REGISTRY[name]
         record: dict[str, Any] = {"name": name, "description": entry.description}
         if entry.source is None:
-            record.update(
-                files=[], folder=None, source="generated", urls=[], homepage="", available=True
-            )
+            record.update(files=[], folder=None, source="generated", urls=[], homepage="", available=True)
         else:
             record.update(describe_source(entry.source))
         record["options"] = list(inspect.signature(entry.loader).parameters)

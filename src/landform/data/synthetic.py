@@ -31,9 +31,7 @@ def _spirals(count: int, noise: float, random: np.random.Generator) -> Split:
     return Split(x[order], y[order])
 
 
-def swiss_roll(
-    n_train: int = 10_000, n_test: int = 2_000, noise: float = 0.3, seed: int = 0
-) -> Dataset:
+def swiss_roll(n_train: int = 10_000, n_test: int = 2_000, noise: float = 0.3, seed: int = 0) -> Dataset:
     """Two interleaved spirals ("swiss roll"), a binary task (Fan et al. 2025, arXiv 2511.04808).
 
     t = sqrt(U) * 1.7 * 2 pi with U ~ Uniform(0, 1); class 0 is
@@ -108,9 +106,7 @@ def modular_addition(
     order = modular_addition_order(p, seed)
     train_size = int(round(train_fraction * p * p))
     if not 0 < train_size < p * p:
-        raise ConfigError(
-            f"train_fraction={train_fraction} leaves an empty train or test split for p={p}"
-        )
+        raise ConfigError(f"train_fraction={train_fraction} leaves an empty train or test split for p={p}")
     a, b = modular_addition_pairs(p)
     a, b = a[order], b[order]
     identity = np.eye(p, dtype=np.float32)

@@ -117,8 +117,7 @@ def toy_regression(
         raise ConfigError(f"noise must be non-negative, got {noise!r}")
     function = teacher if teacher is not None else random_teacher(teacher_seed)
     teacher_info = (
-        "custom" if teacher is not None
-        else {"seed": teacher_seed, "width": 16, "depth": 3, "powers": [1, 2, 3]}
+        "custom" if teacher is not None else {"seed": teacher_seed, "width": 16, "depth": 3, "powers": [1, 2, 3]}
     )
     inputs = {
         "train": gap_inputs(train_points, limit, gap),
@@ -137,8 +136,7 @@ def toy_regression(
             splits=splits,
             seed=seed,
             info={
-                "source": "synthetic: random ReLU teacher on polynomial features "
-                "(Dold et al. 2025)",
+                "source": "synthetic: random ReLU teacher on polynomial features (Dold et al. 2025)",
                 "teacher": teacher_info,
                 "noise": noise,
                 "gap": gap,
@@ -161,9 +159,7 @@ def toy_file(validation_fraction: float = 0.0, seed: int = 0) -> Dataset:
     with np.load(path) as archive:
         missing = {"x", "y", "xt", "yt"} - set(archive.files)
         if missing:
-            raise DataError(
-                f"{path} lacks the arrays {sorted(missing)}; it should hold x, y, xt, yt"
-            )
+            raise DataError(f"{path} lacks the arrays {sorted(missing)}; it should hold x, y, xt, yt")
         x, y, xt, yt = (np.asarray(archive[k], dtype=np.float32) for k in ("x", "y", "xt", "yt"))
     train = Split(x.reshape(len(x), -1), y.reshape(len(y), -1))
     splits = {"train": train, "test": Split(xt.reshape(len(xt), -1), yt.reshape(len(yt), -1))}

@@ -76,8 +76,7 @@ def uci(
     fractions = tuple(float(f) for f in split)
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1.0) > 1e-9:
         raise ConfigError(
-            f"split must be three non-negative fractions (train, validation, test) summing to 1, "
-            f"got {split!r}"
+            f"split must be three non-negative fractions (train, validation, test) summing to 1, got {split!r}"
         )
     if standardize not in ("train", "full", None):
         raise ConfigError(f"standardize must be 'train', 'full' or None, got {standardize!r}")
@@ -101,9 +100,7 @@ def uci(
         std = np.where(std > 0, std, 1.0)
     scaled = (rows - mean) / std
     splits = {
-        split_name: Split(
-            scaled[part, :-1].astype(np.float32), scaled[part, -1:].astype(np.float32)
-        )
+        split_name: Split(scaled[part, :-1].astype(np.float32), scaled[part, -1:].astype(np.float32))
         for split_name, part in boundaries.items()
         if part.stop > part.start
     }
@@ -147,8 +144,7 @@ def rmse_in_original_units(dataset: Dataset, predictions, targets) -> float:
     predictions, targets = np.asarray(predictions), np.asarray(targets)
     if predictions.size != targets.size:
         raise ShapeError(
-            f"predictions {predictions.shape} and targets {targets.shape} hold different numbers "
-            "of values"
+            f"predictions {predictions.shape} and targets {targets.shape} hold different numbers of values"
         )
     predictions, targets = predictions.reshape(-1), targets.reshape(-1)
     difference = to_original_units(dataset, predictions) - to_original_units(dataset, targets)

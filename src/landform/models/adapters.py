@@ -34,9 +34,7 @@ def _spec(name: str, input_shape: Sequence[int] | None) -> dict[str, Any]:
     return spec
 
 
-def from_linen(
-    module: Any, example_input: jax.Array, key: jax.Array, **apply_kwargs: Any
-) -> tuple[Model, Params]:
+def from_linen(module: Any, example_input: jax.Array, key: jax.Array, **apply_kwargs: Any) -> tuple[Model, Params]:
     """Wrap a Flax Linen module that acts on batches.
 
     ``module.init(key, example_input, **apply_kwargs)`` gives the variables; θ is
@@ -53,9 +51,7 @@ def from_linen(
         )
     example_input = jax.numpy.asarray(example_input)
     if example_input.ndim == 0:
-        raise ConfigError(
-            "from_linen needs example_input with a batch axis, e.g. x[:1], not a scalar"
-        )
+        raise ConfigError("from_linen needs example_input with a batch axis, e.g. x[:1], not a scalar")
 
     def split(variables):
         variables = dict(variables)
@@ -152,8 +148,7 @@ def from_equinox(
 
     if not isinstance(module, eqx.Module):
         raise ConfigError(
-            f"from_equinox expects an equinox.Module, got {type(module).__name__}; "
-            "use from_apply for a plain function"
+            f"from_equinox expects an equinox.Module, got {type(module).__name__}; use from_apply for a plain function"
         )
     if evaluation_mode:
         module = eqx.nn.inference_mode(module, True)

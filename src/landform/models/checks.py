@@ -49,9 +49,7 @@ def check_input(model: Model, params: Params, x: Any) -> jax.ShapeDtypeStruct:
     """
     shape = tuple(np.shape(x))
     if len(shape) == 0:
-        raise ShapeError(
-            "the data is a scalar; a model needs a batch of examples with the batch on axis 0"
-        )
+        raise ShapeError("the data is a scalar; a model needs a batch of examples with the batch on axis 0")
     validate_input_shape(model, shape[1:])
     dtype = getattr(x, "dtype", None)
     if dtype is None:

@@ -61,14 +61,10 @@ def build(spec: Mapping[str, Any] | str, **kwargs: Any) -> Model:
         options = dict(spec)
         name = options.pop("name", None)
         if name is None:
-            raise ConfigError(
-                f"a model spec needs a 'name' (one of {', '.join(MODEL_NAMES)}); got {dict(spec)!r}"
-            )
+            raise ConfigError(f"a model spec needs a 'name' (one of {', '.join(MODEL_NAMES)}); got {dict(spec)!r}")
         options.update(kwargs)
     else:
-        raise ConfigError(
-            f"a model spec is a registry name or a dictionary with a 'name', got {spec!r}"
-        )
+        raise ConfigError(f"a model spec is a registry name or a dictionary with a 'name', got {spec!r}")
     if options.pop("rebuildable", True) is False:
         raise ConfigError(
             f"model {name!r} was made by an adapter (landform.models.from_{name} or similar) and "
@@ -81,7 +77,6 @@ def build(spec: Mapping[str, Any] | str, **kwargs: Any) -> Model:
         inspect.signature(constructor).bind(**options)
     except TypeError as error:
         raise ConfigError(
-            f"invalid arguments for model {name!r} ({error}); it takes "
-            f"{_describe(name, constructor)}"
+            f"invalid arguments for model {name!r} ({error}); it takes {_describe(name, constructor)}"
         ) from None
     return constructor(**options)

@@ -42,8 +42,7 @@ def with_learned_sigma(model: Model | Mapping[str, Any] | str, initial_sigma: fl
         or initial_sigma <= 0
     ):
         raise ConfigError(
-            f"initial_sigma must be a positive finite number (a standard deviation), "
-            f"got {initial_sigma!r}"
+            f"initial_sigma must be a positive finite number (a standard deviation), got {initial_sigma!r}"
         )
     initial_sigma = float(initial_sigma)
     inner = model

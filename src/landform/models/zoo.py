@@ -41,17 +41,14 @@ from landform.models.base import Model
 
 def _positive_int(model: str, argument: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | jnp.integer) or int(value) < 1:
-        raise ConfigError(
-            f"model {model!r}: {argument} must be a positive integer, got {value!r}"
-        )
+        raise ConfigError(f"model {model!r}: {argument} must be a positive integer, got {value!r}")
     return int(value)
 
 
 def _widths(model: str, argument: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise ConfigError(
-            f"model {model!r}: {argument} must be a list of positive integers "
-            f"(e.g. [256, 128]), got {value!r}"
+            f"model {model!r}: {argument} must be a list of positive integers (e.g. [256, 128]), got {value!r}"
         )
     return tuple(_positive_int(model, f"each entry of {argument}", v) for v in value)
 
@@ -126,9 +123,7 @@ def jit_initialiser(function):
 
 
 @functools.lru_cache(maxsize=128)
-def _compiled_init(
-    module: nn.Module, example_shape: tuple[int, ...], dtype_name: str, backend: str
-):
+def _compiled_init(module: nn.Module, example_shape: tuple[int, ...], dtype_name: str, backend: str):
     """One jitted ``init(key)`` per distinct module, example shape and backend.
 
     Linen modules are frozen dataclasses, so equal specs give equal (hashable) modules and
@@ -297,9 +292,7 @@ class LeNet5Module(nn.Module):
         return nn.Dense(self.outputs)(x)
 
 
-def lenet5(
-    input_shape: Sequence[int] = (28, 28, 1), outputs: int = 10, activation: str = "relu"
-) -> Model:
+def lenet5(input_shape: Sequence[int] = (28, 28, 1), outputs: int = 10, activation: str = "relu") -> Model:
     """LeNet-5 (LeCun, Bottou, Bengio, Haffner 1998), modern variant.
 
     conv 6@5×5 (padding 2) → a → avg-pool 2 → conv 16@5×5 (valid) → a → avg-pool 2 → dense 120
@@ -408,14 +401,9 @@ class TransformerBlock(nn.Module):
         head_dim = self.width // self.heads
         y = nn.LayerNorm(name="attention_norm")(h)
         qkv = nn.Dense(3 * self.width, name="qkv")(y)
-        q, k, v = (
-            part.reshape(batch, length, self.heads, head_dim)
-            for part in jnp.split(qkv, 3, axis=-1)
-        )
+        q, k, v = (part.reshape(batch, length, self.heads, head_dim) for part in jnp.split(qkv, 3, axis=-1))
         attended = jax.nn.dot_product_attention(q, k, v, is_causal=True)
-        h = h + nn.Dense(self.width, name="attention_output")(
-            attended.reshape(batch, length, self.width)
-        )
+        h = h + nn.Dense(self.width, name="attention_output")(attended.reshape(batch, length, self.width))
         y = nn.LayerNorm(name="mlp_norm")(h)
         y = get_activation(self.activation)(nn.Dense(4 * self.width, name="mlp_hidden")(y))
         return h + nn.Dense(self.width, name="mlp_output")(y)
@@ -442,12 +430,8 @@ class TransformerModule(nn.Module):
             )
         tokens = tokens.astype(jnp.int32)
         embedding_init = nn.initializers.normal(stddev=0.02)
-        h = nn.Embed(
-            self.vocab_size, self.width, embedding_init=embedding_init, name="token_embedding"
-        )(tokens)
-        positions = self.param(
-            "position_embedding", embedding_init, (self.context, self.width), jnp.float32
-        )
+        h = nn.Embed(self.vocab_size, self.width, embedding_init=embedding_init, name="token_embedding")(tokens)
+        positions = self.param("position_embedding", embedding_init, (self.context, self.width), jnp.float32)
         h = h + positions[: tokens.shape[1]]
         for index in range(self.layers):
             h = TransformerBlock(self.heads, self.width, self.activation, name=f"block_{index}")(h)
@@ -491,21 +475,15 @@ def transformer(
     heads = _positive_int(name, "heads", heads)
     width = _positive_int(name, "width", width)
     if width % heads:
-        raise ConfigError(
-            f"model 'transformer': width ({width}) must be divisible by heads ({heads})"
-        )
+        raise ConfigError(f"model 'transformer': width ({width}) must be divisible by heads ({heads})")
     outputs = vocab_size if outputs is None else _positive_int(name, "outputs", outputs)
     if pool not in POOLS:
         raise ConfigError(
-            f"model 'transformer': pool must be one of {list(POOLS)} "
-            f"(None: logits at every position), got {pool!r}"
+            f"model 'transformer': pool must be one of {list(POOLS)} (None: logits at every position), got {pool!r}"
         )
     activation = _activation_name(activation)
     if input_shape is not None and _shape(name, input_shape) != (context,):
-        raise ConfigError(
-            f"model 'transformer': input_shape must be [context] = [{context}], "
-            f"got {list(input_shape)}"
-        )
+        raise ConfigError(f"model 'transformer': input_shape must be [context] = [{context}], got {list(input_shape)}")
     spec = {
         "name": name,
         "vocab_size": vocab_size,

@@ -78,8 +78,8 @@ from landform.paths.symmetry import Reparametrisation, ascending_biases
 from landform.paths.training import (
     GEOMETRY_FIELDS,
     CurveTrainConfig,
-    CurveTrainResult,
     CurveTrainer,
+    CurveTrainResult,
     CurveTrainState,
     fit_curve,
     init_control_points,

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -73,7 +73,7 @@ class Curve:
         """n: the dimension of the space the curve lives in."""
         return self.control_points.shape[1]
 
-    def replace(self, control_points: jax.Array) -> "Curve":
+    def replace(self, control_points: jax.Array) -> Curve:
         """The same family through other control points."""
         return Curve(self.kind, control_points)
 
@@ -130,7 +130,7 @@ def check_dimension(curve: Curve, dim: int, what: str = "the model") -> None:
 # basis matrices
 
 
-@lru_cache(maxsize=None)
+@cache
 def _difference_matrix(degree: int, order: int) -> np.ndarray:
     """(K-r+1, K+1) matrix of Δ^r scaled by K!/(K-r)!: row i gives b^(r) weight of θ_j."""
     rows = degree - order + 1

@@ -38,7 +38,7 @@ that the working memory stays bounded for curves with millions of coordinates.
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
+from functools import cache, partial
 from typing import NamedTuple
 
 import jax
@@ -116,7 +116,7 @@ def _map_over_t(fn, t: jax.Array, elements_per_t: int):
     return jax.tree_util.tree_map(lambda a: a.reshape(chunks * chunk, *a.shape[2:])[:count], out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     if nodes < 1:
         raise ConfigError(f"Gauss–Legendre quadrature needs at least one node, got {nodes}")
@@ -179,7 +179,7 @@ def curvature(curve: Curve, t) -> jax.Array:
 # length and its bounds
 
 
-@partial(jax.jit, static_argnames=('intervals', 'nodes'))
+@partial(jax.jit, static_argnames=("intervals", "nodes"))
 def integrate_speed(curve: Curve, intervals: int = 8, nodes: int = 4) -> jax.Array:
     """S ≈ Σ_k w_k ‖b'(t_k)‖ on one composite Gauss–Legendre rule (differentiable in the control
     points; the training objective uses it for arc-length weights)."""
@@ -202,7 +202,7 @@ def chord(curve: Curve) -> jax.Array:
     return _safe_sqrt(jnp.sum(step * step))
 
 
-@partial(jax.jit, static_argnames=('intervals', 'nodes'))
+@partial(jax.jit, static_argnames=("intervals", "nodes"))
 def arc_length(curve: Curve, intervals: int = 16, nodes: int = 8) -> Estimate:
     """S = ∫_0^1 ‖b'(t)‖ dt with an error estimate.
 
@@ -268,27 +268,25 @@ def _integrals(curve: Curve, rules: tuple[tuple[int, int], ...]) -> list[tuple[j
     for _, weights in pieces:
         stop = start + len(weights)
         w = jnp.asarray(weights, dtype)
-        out.append(
-            (jnp.sum(w * speeds[start:stop]), jnp.sum(w * kappa[start:stop]), jnp.sum(w * turning[start:stop]))
-        )
+        out.append((jnp.sum(w * speeds[start:stop]), jnp.sum(w * kappa[start:stop]), jnp.sum(w * turning[start:stop])))
         start = stop
     return out
 
 
-@partial(jax.jit, static_argnames=('intervals', 'nodes'))
+@partial(jax.jit, static_argnames=("intervals", "nodes"))
 def mean_curvature(curve: Curve, intervals: int = 16, nodes: int = 8) -> Estimate:
     """∫_0^1 κ(t) dt by composite Gauss–Legendre, error |I_2m − I_m| (0 for a polychain)."""
     coarse, fine = _integrals(curve, ((intervals, nodes), (2 * intervals, nodes)))
     return Estimate(fine[1], jnp.abs(fine[1] - coarse[1]))
 
 
-@partial(jax.jit, static_argnames=('intervals', 'nodes'))
+@partial(jax.jit, static_argnames=("intervals", "nodes"))
 def total_curvature(curve: Curve, intervals: int = 32, nodes: int = 8) -> jax.Array:
     """∫_0^1 κ(t) ‖b'(t)‖ dt = ∫ κ ds, the total angle the tangent turns (radians)."""
     return _integrals(curve, ((intervals, nodes),))[0][2]
 
 
-@partial(jax.jit, static_argnames=('intervals', 'nodes'))
+@partial(jax.jit, static_argnames=("intervals", "nodes"))
 def curve_geometry(curve: Curve, intervals: int = 16, nodes: int = 8) -> Geometry:
     """Every summary figure of ``curve`` at once (``jit``-able): b' and b'' are evaluated on
     the two quadrature rules (``intervals`` and 2·``intervals`` subintervals) once each."""
@@ -315,7 +313,7 @@ def curve_geometry(curve: Curve, intervals: int = 16, nodes: int = 8) -> Geometr
 # arc-length parametrisation
 
 
-@partial(jax.jit, static_argnames=('intervals', 'nodes'))
+@partial(jax.jit, static_argnames=("intervals", "nodes"))
 def arc_length_weights(curve: Curve, t, intervals: int = 8, nodes: int = 4) -> jax.Array:
     """w(t) = ‖b'(t)‖ / S with S from :func:`integrate_speed` (differentiable).
 
@@ -324,7 +322,7 @@ def arc_length_weights(curve: Curve, t, intervals: int = 8, nodes: int = 4) -> j
     return speed(curve, t) / integrate_speed(curve, intervals, nodes)
 
 
-@partial(jax.jit, static_argnames=('points', 'nodes'))
+@partial(jax.jit, static_argnames=("points", "nodes"))
 def arc_length_table(curve: Curve, points: int = 257, nodes: int = 8) -> ArcLengthTable:
     """Cumulative arc length s(t_i) on ``points`` equally spaced t_i in [0, 1] (Bézier), each
     cell integrated with ``nodes``-point Gauss–Legendre; for a polychain the table holds the
@@ -346,7 +344,7 @@ def arc_length_table(curve: Curve, points: int = 257, nodes: int = 8) -> ArcLeng
     return ArcLengthTable(grid, jnp.concatenate([jnp.zeros((1,), dtype), jnp.cumsum(cells)]))
 
 
-@partial(jax.jit, static_argnames=('newton_steps', 'nodes'))
+@partial(jax.jit, static_argnames=("newton_steps", "nodes"))
 def t_at_length(
     curve: Curve,
     s,
@@ -390,7 +388,7 @@ def t_at_length(
     return t.reshape(shape)
 
 
-@partial(jax.jit, static_argnames=('newton_steps',))
+@partial(jax.jit, static_argnames=("newton_steps",))
 def t_at_fraction(curve: Curve, fraction, table: ArcLengthTable | None = None, newton_steps: int = 3) -> jax.Array:
     """t at which the arc length is ``fraction`` ∈ [0, 1] of the whole length S."""
     if table is None:
@@ -398,7 +396,7 @@ def t_at_fraction(curve: Curve, fraction, table: ArcLengthTable | None = None, n
     return t_at_length(curve, jnp.asarray(fraction, _dtype(curve)) * table.s[-1], table, newton_steps)
 
 
-@partial(jax.jit, static_argnames=('count', 'newton_steps'))
+@partial(jax.jit, static_argnames=("count", "newton_steps"))
 def sample_t_by_length(
     key: jax.Array, curve: Curve, count: int, table: ArcLengthTable | None = None, newton_steps: int = 3
 ) -> jax.Array:

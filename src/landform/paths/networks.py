@@ -37,7 +37,8 @@ PyTree = Any
 LOOP_MODES = ("auto", "scan", "python")
 
 # Rows (networks × examples) per vectorised evaluation; above it networks are evaluated a few at
-# a time (batched GEMMs of different parameter vectors lose once each product is large; DESIGN.md).
+# a time (batched GEMMs of different parameter vectors lose once each product is large, see
+# landform.landscape.Landscape.choose_chunking).
 SATURATING_ROWS = 2048
 
 
@@ -100,7 +101,7 @@ def has_convolution(curve_model: CurveModel, x) -> bool:
 
 
 def resolve_loop(loop: str, curve_model: CurveModel, x) -> str:
-    """"scan" or "python" for ``loop`` in :data:`LOOP_MODES`; "auto" is "python" on the CPU
+    """ "scan" or "python" for ``loop`` in :data:`LOOP_MODES`; "auto" is "python" on the CPU
     backend for models with convolutions (see the module docstring) and "scan" otherwise."""
     if loop not in LOOP_MODES:
         raise ConfigError(f"loop must be one of {LOOP_MODES}, got {loop!r}")
@@ -157,7 +158,9 @@ def make_split_evaluator(curve_model: CurveModel, loss: Loss, loop: str) -> Call
         def evaluate_python(thetas, chunks: Chunks):
             rows = []
             for i in range(thetas.shape[0]):
-                parts = [chunk_fn(thetas[i], chunks.x[c], chunks.y[c], chunks.mask[c]) for c in range(chunks.x.shape[0])]
+                parts = [
+                    chunk_fn(thetas[i], chunks.x[c], chunks.y[c], chunks.mask[c]) for c in range(chunks.x.shape[0])
+                ]
                 rows.append(jnp.sum(jnp.asarray(parts), axis=0))
             sums = jnp.stack(rows)
             return finish(sums[:, 0], sums[:, 1], chunks.count)
@@ -176,7 +179,9 @@ def make_split_evaluator(curve_model: CurveModel, loss: Loss, loop: str) -> Call
     return lambda thetas, chunks: evaluate_scan(thetas, chunks)
 
 
-def make_output_evaluator(curve_model: CurveModel, loop: str, chunk_size: int) -> Callable[[jax.Array, jax.Array], jax.Array]:
+def make_output_evaluator(
+    curve_model: CurveModel, loop: str, chunk_size: int
+) -> Callable[[jax.Array, jax.Array], jax.Array]:
     """``outputs(thetas (T, n), x (N, ...)) -> (T, N, ...)``: raw outputs of every network on
     every input, in chunks of ``chunk_size`` examples ("scan" or "python" as above)."""
 
@@ -193,7 +198,10 @@ def make_output_evaluator(curve_model: CurveModel, loop: str, chunk_size: int) -
 
         def outputs_python(thetas, x):
             xp, n = padded(jnp.asarray(x))
-            rows = [jnp.concatenate([apply(thetas[i], xp[c]) for c in range(xp.shape[0])])[:n] for i in range(thetas.shape[0])]
+            rows = [
+                jnp.concatenate([apply(thetas[i], xp[c]) for c in range(xp.shape[0])])[:n]
+                for i in range(thetas.shape[0])
+            ]
             return jnp.stack(rows)
 
         return outputs_python

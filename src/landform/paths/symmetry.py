@@ -58,14 +58,10 @@ def ascending_biases(
     """The ascending-bias reparametrisation of the layers chosen by ``layers`` (see the module
     docstring) for parameters shaped like ``params`` (a pytree, e.g. ``model.init(key)``)."""
     slices = leaf_slices(params)
-    biases = sorted(
-        (s for s in slices if s.path.split("/")[-1] == "bias"), key=lambda s: _natural_key(s.path)
-    )
+    biases = sorted((s for s in slices if s.path.split("/")[-1] == "bias"), key=lambda s: _natural_key(s.path))
     if isinstance(layers, str):
         if layers not in SYMMETRY_LAYERS:
-            raise ConfigError(
-                f"layers must be one of {SYMMETRY_LAYERS} or a list of bias leaf paths, got {layers!r}"
-            )
+            raise ConfigError(f"layers must be one of {SYMMETRY_LAYERS} or a list of bias leaf paths, got {layers!r}")
         if len(biases) < 2:
             raise ConfigError(
                 f"ascending biases need a hidden layer with a bias; the parameters have bias leaves "
@@ -76,9 +72,7 @@ def ascending_biases(
         by_path = {s.path: s for s in slices}
         missing = [p for p in layers if p not in by_path]
         if missing:
-            raise ConfigError(
-                f"no parameter leaves named {missing}; the bias leaves are {[s.path for s in biases]}"
-            )
+            raise ConfigError(f"no parameter leaves named {missing}; the bias leaves are {[s.path for s in biases]}")
         chosen = [by_path[p] for p in layers]
     for s in chosen:
         if len(s.shape) != 1:

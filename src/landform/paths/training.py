@@ -295,9 +295,7 @@ def make_curve_trainer(
     if degree < 1:
         raise ConfigError(f"a curve needs degree K >= 1 (K+1 control points), got degree = {degree}")
     if ends is not None and degree < 2:
-        raise ConfigError(
-            f"a curve of degree {degree} with both ends fixed has no free control point; use degree >= 2"
-        )
+        raise ConfigError(f"a curve of degree {degree} with both ends fixed has no free control point; use degree >= 2")
     if config.kind not in CURVE_KINDS:  # pragma: no cover - Literal already checks
         raise UnknownNameError("curve kind", config.kind, CURVE_KINDS)
     check_split(train, "training")
@@ -564,7 +562,13 @@ def fit_curve(
     config, loss, state, assemble = trainer.config, trainer.loss, trainer.state, trainer.assemble
     classification = loss.accuracy_kind is not None
     block_length = trainer.block_length
-    history: dict[str, list] = {"step": [], "seconds": [], "train_loss": [], "validation_loss": [], "validation_max_loss": []}
+    history: dict[str, list] = {
+        "step": [],
+        "seconds": [],
+        "train_loss": [],
+        "validation_loss": [],
+        "validation_max_loss": [],
+    }
     if classification:
         history["validation_accuracy"] = []
     for name in GEOMETRY_FIELDS:

@@ -38,6 +38,7 @@ from typing import Any
 
 from landform.errors import ConfigError
 
+
 def worker_environment(threads: int = 1) -> dict[str, str]:
     """Environment variables for a worker process that should use about ``threads`` cores."""
     env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
@@ -118,7 +119,7 @@ class LocalExecutor:
     name = "local"
     parallel = 1
 
-    def __enter__(self) -> "LocalExecutor":
+    def __enter__(self) -> LocalExecutor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -159,7 +160,16 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, *, workers: int | None = None, address: str | None = None, threads_per_worker: int = 1, pin: bool | None = None, workers_per_host: int | None = None, log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        *,
+        workers: int | None = None,
+        address: str | None = None,
+        threads_per_worker: int = 1,
+        pin: bool | None = None,
+        workers_per_host: int | None = None,
+        log: Callable[[str], None] = print,
+    ):
         if (workers is None) == (address is None):
             raise ConfigError("give either a number of local workers or the address of a Dask scheduler, not both")
         if workers is not None and workers < 1:
@@ -184,14 +194,16 @@ class DaskExecutor:
             return f"the Dask cluster at {self.address}"
         return f"a local Dask cluster of {self.workers} worker process(es), {self.threads} thread(s) each"
 
-    def __enter__(self) -> "DaskExecutor":
+    def __enter__(self) -> DaskExecutor:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
             raise ConfigError("the Dask executors need dask and distributed: pip install 'landform[dask]'") from None
         try:
             if self.address is None:
-                with warnings.catch_warnings():  # "port 8787 is in use": the scheduler's HTTP routes move to another port
+                with (
+                    warnings.catch_warnings()
+                ):  # "port 8787 is in use": the scheduler's HTTP routes move to another port
                     warnings.filterwarnings("ignore", message=".*already in use.*")
                     self.cluster = LocalCluster(
                         n_workers=self.workers,
@@ -209,7 +221,9 @@ class DaskExecutor:
             self.__exit__(None, None, None)
             if self.address is None:
                 raise ConfigError(f"could not start a local Dask cluster: {e}") from None
-            raise ConfigError(f"could not reach the Dask scheduler at {self.address}: {e}; is `dask scheduler` running there?") from None
+            raise ConfigError(
+                f"could not reach the Dask scheduler at {self.address}: {e}; is `dask scheduler` running there?"
+            ) from None
         from landform.run.dask_worker import ThreadLimits
 
         plugin = ThreadLimits(self.threads, pin=self.pin, workers=self.workers_per_host)
@@ -248,7 +262,13 @@ class DaskExecutor:
         pending = {}
 
         def submit(index: int, attempt: int):
-            future = self.client.submit(function, prepare(items[index], attempt), key=f"landform-{key(items[index])}-{attempt}-{os.urandom(4).hex()}", pure=False, retries=0)
+            future = self.client.submit(
+                function,
+                prepare(items[index], attempt),
+                key=f"landform-{key(items[index])}-{attempt}-{os.urandom(4).hex()}",
+                pure=False,
+                retries=0,
+            )
             pending[future] = (index, attempt)
             return future
 
@@ -271,7 +291,13 @@ class DaskExecutor:
         return [final[i] for i in range(len(items))]
 
 
-def make_executor(workers: int | None = None, scheduler: str | None = None, *, threads_per_worker: int = 1, log: Callable[[str], None] = print):
+def make_executor(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    *,
+    threads_per_worker: int = 1,
+    log: Callable[[str], None] = print,
+):
     """``local`` (no workers, no scheduler), a local Dask cluster, or an existing one."""
     if workers is not None and scheduler is not None:
         raise ConfigError("give --workers or --scheduler, not both")

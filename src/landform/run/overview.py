@@ -19,11 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from landform.errors import ConfigError
-from landform.run.report import _STYLE, Figure, _embed
-from landform.run.store import RunFolder, atomic_write_text
+from landform.files import atomic_write_text
+from landform.store.folder import RunFolder
+from landform.store.report import _STYLE, Figure, _embed
 
 _EXTRA_STYLE = """
-nav ul{columns:2;font-size:.9em} .scroll{overflow-x:auto;max-width:100%} .state-done{color:#1e7b34} .state-failed{color:#b03a2e} .state-running{color:#2c5fa8}
+nav ul{columns:2;font-size:.9em} .scroll{overflow-x:auto;max-width:100%}
+.state-done{color:#1e7b34} .state-failed{color:#b03a2e} .state-running{color:#2c5fa8}
 .state-interrupted,.state-outdated,.state-missing{color:#9a6b00} h3{font-size:1.05em;margin-top:1.4em}
 """
 
@@ -34,7 +36,9 @@ def _captions(report: Path) -> dict[str, str]:
         return {}
     text = report.read_text(errors="replace")
     found = {}
-    for match in re.finditer(r'<figure data-name="([^"]+)">.*?(?:<figcaption>(.*?)</figcaption>)?</figure>', text, flags=re.S):
+    for match in re.finditer(
+        r'<figure data-name="([^"]+)">.*?(?:<figcaption>(.*?)</figcaption>)?</figure>', text, flags=re.S
+    ):
         if match.group(2):
             found[html.unescape(match.group(1))] = html.unescape(match.group(2))
     return found
@@ -58,9 +62,16 @@ def _tables(folder: Path) -> dict[str, pd.DataFrame]:
 
 def _table_html(name: str, table: pd.DataFrame, max_rows: int, level: str = "h2") -> str:
     parts = [f"<{level}>Table: {html.escape(name)} <span class='meta'>({len(table)} rows)</span></{level}>"]
-    parts.append("<div class='scroll'>" + table.head(max_rows).to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, na_rep="–") + "</div>")
+    parts.append(
+        "<div class='scroll'>"
+        + table.head(max_rows).to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, na_rep="–")
+        + "</div>"
+    )
     if len(table) > max_rows:
-        parts.append(f"<p class='meta'>first {max_rows} of {len(table)} rows; the whole table is in tables/{html.escape(name)}.parquet and .csv</p>")
+        parts.append(
+            f"<p class='meta'>first {max_rows} of {len(table)} rows; "
+            f"the whole table is in tables/{html.escape(name)}.parquet and .csv</p>"
+        )
     return "\n".join(parts)
 
 
@@ -78,13 +89,22 @@ def run_report(folder: str | Path, out: str | Path | None = None, *, max_rows: i
     """A self-contained HTML report of one run folder."""
     folder = Path(folder)
     config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else None
-    title = f"Run: {config.get('name', folder.name)} ({config.get('variant', '')})" if isinstance(config, dict) else f"Run: {folder.name}"
+    title = (
+        f"Run: {config.get('name', folder.name)} ({config.get('variant', '')})"
+        if isinstance(config, dict)
+        else f"Run: {folder.name}"
+    )
     body = []
     status = folder / "status.json"
     if status.is_file():
         info = json.loads(status.read_text())
         state = info.get("state", "?")
-        body.append(f"<p>State: <b class='state-{html.escape(state)}'>{html.escape(state)}</b>, attempts {info.get('attempts', 0)}" + (f", {info['seconds']:.1f} s" if isinstance(info.get("seconds"), (int, float)) else "") + "</p>")
+        body.append(
+            f"<p>State: <b class='state-{html.escape(state)}'>{html.escape(state)}</b>, "
+            f"attempts {info.get('attempts', 0)}"
+            + (f", {info['seconds']:.1f} s" if isinstance(info.get("seconds"), (int, float)) else "")
+            + "</p>"
+        )
         if info.get("error"):
             body.append(f"<p class='note'>{html.escape(info['error'])}</p>")
     figures = _figures(folder)
@@ -99,7 +119,9 @@ def run_report(folder: str | Path, out: str | Path | None = None, *, max_rows: i
     return atomic_write_text(Path(out) if out else folder / "overview.html", _page(title, body))
 
 
-def _sweep_figures(folder: Path, tables: dict[str, pd.DataFrame], manifest: dict, log: Callable[[str], None] | None) -> list[Figure]:
+def _sweep_figures(
+    folder: Path, tables: dict[str, pd.DataFrame], manifest: dict, log: Callable[[str], None] | None
+) -> list[Figure]:
     """Analyses across seeds that fit the collected tables (volume sweeps: figures A and B).
 
     Mean ± std are over seeds, separately for each combination of the sweep's other grid
@@ -109,7 +131,11 @@ def _sweep_figures(folder: Path, tables: dict[str, pd.DataFrame], manifest: dict
 
     figures = []
     volumes = tables.get("volumes")
-    if volumes is not None and set(analysis.VOLUME_COLUMNS) <= set(volumes.columns) and (volumes["status"] != "outside").any():
+    if (
+        volumes is not None
+        and set(analysis.VOLUME_COLUMNS) <= set(volumes.columns)
+        and (volumes["status"] != "outside").any()
+    ):
         target = RunFolder(folder)
         seed_column = manifest.get("seed_column", "seed")
         tau = volumes["threshold"].min()
@@ -117,8 +143,20 @@ def _sweep_figures(folder: Path, tables: dict[str, pd.DataFrame], manifest: dict
         candidates = [c for c in manifest.get("columns", []) if c != seed_column] + ["arm"]
         by = [c for c in candidates if c in at_tau.columns and at_tau[c].nunique() > 1]
         made = [
-            ("sweep_fixed_landscape", analysis.fixed_landscape_figure, f"(A) across the sweep: mean ± std over seeds of the log-volume of minima trained on n examples, in the smallest landscape, smallest threshold (τ = {tau:g}){' per ' + ', '.join(by) if by else ''}; right: test accuracy against log-volume for every seed."),
-            ("sweep_across_landscapes", analysis.across_landscapes_figure, f"(B) across the sweep: each minimum's mean ± std log-volume over seeds in every landscape it lies in (τ = {tau:g}){' per ' + ', '.join(by) if by else ''}, coloured by mean test accuracy; black: the minima's own landscapes."),
+            (
+                "sweep_fixed_landscape",
+                analysis.fixed_landscape_figure,
+                f"(A) across the sweep: mean ± std over seeds of the log-volume of minima trained on n examples, "
+                f"in the smallest landscape, smallest threshold (τ = {tau:g}){' per ' + ', '.join(by) if by else ''}; "
+                "right: test accuracy against log-volume for every seed.",
+            ),
+            (
+                "sweep_across_landscapes",
+                analysis.across_landscapes_figure,
+                "(B) across the sweep: each minimum's mean ± std log-volume over seeds in every landscape it lies in "
+                f"(τ = {tau:g}){' per ' + ', '.join(by) if by else ''}, "
+                "coloured by mean test accuracy; black: the minima's own landscapes.",
+            ),
         ]
         for name, function, caption in made:
             try:
@@ -129,9 +167,13 @@ def _sweep_figures(folder: Path, tables: dict[str, pd.DataFrame], manifest: dict
     return figures
 
 
-def sweep_report(folder: str | Path, out: str | Path | None = None, *, max_rows: int = 60, log: Callable[[str], None] | None = None) -> Path:
+def sweep_report(
+    folder: str | Path, out: str | Path | None = None, *, max_rows: int = 60, log: Callable[[str], None] | None = None
+) -> Path:
     """A self-contained HTML report of a sweep folder: run states, analyses, tables, every run's figures."""
-    from landform.run.sweep import collect, read_manifest, run_state
+    from landform.run.attempts import run_state
+    from landform.run.plan import read_manifest
+    from landform.run.sweep import collect
 
     folder = Path(folder)
     manifest = read_manifest(folder)
@@ -142,16 +184,32 @@ def sweep_report(folder: str | Path, out: str | Path | None = None, *, max_rows:
     description = manifest.get("description") or ""
     body.append(
         f"<p>{html.escape(description + ' — ' if description else '')}study <b>{html.escape(manifest['study'])}</b>, "
-        f"config {html.escape(Path(manifest['config_file']).name)}, variant {html.escape(str(manifest.get('variant') or 'paper'))}; "
-        f"{len(manifest['runs'])} runs: " + ", ".join(f"{n} {html.escape(k)}" for k, n in sorted(counts.items())) + ".</p>"
+        f"config {html.escape(Path(manifest['config_file']).name)}, "
+        f"variant {html.escape(str(manifest.get('variant') or 'paper'))}; "
+        f"{len(manifest['runs'])} runs: "
+        + ", ".join(f"{n} {html.escape(k)}" for k, n in sorted(counts.items()))
+        + ".</p>"
     )
     columns = manifest.get("columns", [])
     rows = []
     for run, state in zip(manifest["runs"], states):
-        rows.append({"run": run["id"], **{c: run["columns"].get(c) for c in columns}, "state": state.state, "attempts": state.attempts, "seconds": state.seconds, "error": (state.error or "")[:200]})
+        rows.append(
+            {
+                "run": run["id"],
+                **{c: run["columns"].get(c) for c in columns},
+                "state": state.state,
+                "attempts": state.attempts,
+                "seconds": state.seconds,
+                "error": (state.error or "")[:200],
+            }
+        )
     runs_table = pd.DataFrame(rows)
     body.append("<h2>Runs</h2>")
-    body.append("<div class='scroll'>" + runs_table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, na_rep="–") + "</div>")
+    body.append(
+        "<div class='scroll'>"
+        + runs_table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, na_rep="–")
+        + "</div>"
+    )
     figures = _sweep_figures(folder, tables, manifest, log)
     if figures:
         body.append("<h2>Across the sweep</h2>")
@@ -159,22 +217,35 @@ def sweep_report(folder: str | Path, out: str | Path | None = None, *, max_rows:
     for name, table in tables.items():
         body.append(_table_html(f"{name} (collected)", table, max_rows))
     body.append("<h2>Runs' figures</h2>")
-    body.append("<nav><ul>" + "".join(f"<li><a href='#run-{html.escape(r['id'])}'>{html.escape(r['id'])}</a></li>" for r in manifest["runs"]) + "</ul></nav>")
+    body.append(
+        "<nav><ul>"
+        + "".join(
+            f"<li><a href='#run-{html.escape(r['id'])}'>{html.escape(r['id'])}</a></li>" for r in manifest["runs"]
+        )
+        + "</ul></nav>"
+    )
     for run, state in zip(manifest["runs"], states):
         run_folder = folder / "runs" / run["id"]
-        body.append(f"<h3 id='run-{html.escape(run['id'])}'>{html.escape(run['id'])} <span class='state-{state.state}'>({state.state})</span></h3>")
+        body.append(
+            f"<h3 id='run-{html.escape(run['id'])}'>{html.escape(run['id'])} "
+            f"<span class='state-{state.state}'>({state.state})</span></h3>"
+        )
         run_figures = _figures(run_folder, prefix=f"{run['id']}: ") if state.state == "done" else []
         if run_figures:
             body.extend(_embed(f) for f in run_figures)
         else:
-            body.append("<p class='meta'>no figures" + (f": {html.escape(state.error)}" if state.error else "") + "</p>")
+            body.append(
+                "<p class='meta'>no figures" + (f": {html.escape(state.error)}" if state.error else "") + "</p>"
+            )
     if manifest.get("sweep_text"):
         body.append("<h2>Sweep file</h2>")
         body.append(f"<pre>{html.escape(manifest['sweep_text'])}</pre>")
     return atomic_write_text(Path(out) if out else folder / "report.html", _page(f"Sweep: {manifest['name']}", body))
 
 
-def folder_report(folder: str | Path, out: str | Path | None = None, *, max_rows: int = 60, log: Callable[[str], None] | None = None) -> Path:
+def folder_report(
+    folder: str | Path, out: str | Path | None = None, *, max_rows: int = 60, log: Callable[[str], None] | None = None
+) -> Path:
     """The report of a sweep folder (has ``sweep.json``) or of a run folder (has ``config.json``)."""
     folder = Path(folder)
     if not folder.is_dir():

@@ -56,7 +56,9 @@ class TrackSettings(BaseModel):
     sinks: list[str] = Field(default_factory=list, description="'wandb' and/or 'mlflow'")
     project: str | None = Field(None, description="W&B project (else WANDB_PROJECT, else 'landform')")
     entity: str | None = Field(None, description="W&B entity (else WANDB_ENTITY)")
-    tracking_uri: str | None = Field(None, description="MLflow tracking URI (else MLFLOW_TRACKING_URI, else a SQLite file in the folder)")
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI (else MLFLOW_TRACKING_URI, else a SQLite file in the folder)"
+    )
     experiment: str | None = Field(None, description="MLflow experiment / W&B group (default: sweep or config name)")
 
     @field_validator("sinks")
@@ -244,7 +246,7 @@ def final_metrics(folder: str | Path, *, limit: int = 200) -> dict[str, float]:
     counts). A table with one row gives each as ``<table>/<column>``; a longer table gives the
     mean of each column that varies as ``<table>/<column>_mean`` (a constant column is a setting,
     not a result), and ``<table>/rows``. A table named ``summary`` comes first. At most ``limit``
-    metrics. A study can choose its own with a ``final_metrics(folder) -> dict`` function.
+    metrics.
     """
     import pandas as pd
 
@@ -298,7 +300,16 @@ def wandb_mode() -> str:
 
 
 class WandbSink:
-    def __init__(self, *, folder: Path, name: str, group: str | None, job_type: str | None, settings: TrackSettings, tags: list[str]):
+    def __init__(
+        self,
+        *,
+        folder: Path,
+        name: str,
+        group: str | None,
+        job_type: str | None,
+        settings: TrackSettings,
+        tags: list[str],
+    ):
         import wandb
 
         self._wandb = wandb
@@ -315,7 +326,11 @@ class WandbSink:
             mode=self.mode,
         )
         try:  # wandb >= 0.19: several runs per process, no system-metrics thread
-            self.run = wandb.init(**arguments, reinit="create_new", settings=wandb.Settings(silent=True, console="off", init_timeout=90, x_disable_stats=True))
+            self.run = wandb.init(
+                **arguments,
+                reinit="create_new",
+                settings=wandb.Settings(silent=True, console="off", init_timeout=90, x_disable_stats=True),
+            )
         except (TypeError, ValueError):  # older wandb: fewer settings, boolean reinit
             self.run = wandb.init(**arguments, reinit=True, settings=wandb.Settings(silent=True))
 
@@ -335,7 +350,9 @@ class WandbSink:
     def log_artifacts(self, folder, files):
         artifact = self._wandb.Artifact(_safe_name(f"run-{self.run.name or self.run.id}"), type="run-folder")
         for path in files:
-            artifact.add_file(str(path), name=str(path.relative_to(folder)) if path.is_relative_to(folder) else path.name)
+            artifact.add_file(
+                str(path), name=str(path.relative_to(folder)) if path.is_relative_to(folder) else path.name
+            )
         self.run.log_artifact(artifact)
 
     def finish(self, status="finished"):
@@ -346,7 +363,11 @@ class WandbSink:
 
 
 def mlflow_uri(settings: TrackSettings, folder: Path) -> str:
-    return settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(folder / 'mlflow.db').resolve()}"
+    return (
+        settings.tracking_uri
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or f"sqlite:///{(folder / 'mlflow.db').resolve()}"
+    )
 
 
 def _quiet_mlflow() -> None:
@@ -393,7 +414,13 @@ class MlflowSink:
     def log_params(self, params):
         from mlflow.entities import Param
 
-        items = [Param(_safe_name(k, r"[^A-Za-z0-9_.\-/ ]")[:250], (v if isinstance(v, str) else json.dumps(v, default=str))[:6000]) for k, v in params.items()]
+        items = [
+            Param(
+                _safe_name(k, r"[^A-Za-z0-9_.\-/ ]")[:250],
+                (v if isinstance(v, str) else json.dumps(v, default=str))[:6000],
+            )
+            for k, v in params.items()
+        ]
         for start in range(0, len(items), 100):
             self.client.log_batch(self.run_id, params=items[start : start + 100])
 
@@ -423,7 +450,9 @@ class MlflowSink:
 # ============================================================================ construction
 
 
-def prepare(settings: TrackSettings | None, folder: Path, experiment: str, log: Callable[[str], None] = print) -> TrackSettings | None:
+def prepare(
+    settings: TrackSettings | None, folder: Path, experiment: str, log: Callable[[str], None] = print
+) -> TrackSettings | None:
     """Check the sinks once before a sweep starts (create the MLflow store and experiment).
 
     Returns the settings without the sinks that failed (each failure reported once), or None
@@ -440,7 +469,13 @@ def prepare(settings: TrackSettings | None, folder: Path, experiment: str, log: 
                 mlflow_experiment(settings, folder, settings.experiment or experiment)
             kept.append(kind)
         except Exception as e:  # noqa: BLE001 - reported once, the sweep goes on
-            report_once(kind, f"{type(e).__name__}: {e}" if not isinstance(e, ImportError) else f"{kind} is not installed (pip install 'landform[{kind}]')", log)
+            report_once(
+                kind,
+                f"{type(e).__name__}: {e}"
+                if not isinstance(e, ImportError)
+                else f"{kind} is not installed (pip install 'landform[{kind}]')",
+                log,
+            )
     return settings.model_copy(update={"sinks": kept}) if kept else None
 
 
@@ -466,7 +501,14 @@ def make_tracker(
     for kind in settings.sinks:
         try:
             if kind == "wandb":
-                sink = WandbSink(folder=folder, name=name, group=group, job_type=study, settings=settings, tags=[f"{k}:{v}" for k, v in tags.items()])
+                sink = WandbSink(
+                    folder=folder,
+                    name=name,
+                    group=group,
+                    job_type=study,
+                    settings=settings,
+                    tags=[f"{k}:{v}" for k, v in tags.items()],
+                )
             else:
                 sink = MlflowSink(folder=folder, name=name, experiment=group, settings=settings, tags=tags)
         except ImportError:
@@ -479,12 +521,10 @@ def make_tracker(
     return MultiTracker(sinks) if sinks else NullTracker()
 
 
-def send_run(tracker: Tracker, folder: str | Path, *, study: Any = None) -> None:
-    """Send a finished run's final metrics, figures and key files."""
+def send_run(tracker: Tracker, folder: str | Path) -> None:
+    """Send a finished run's final metrics (:func:`final_metrics`), figures and key files."""
     folder = Path(folder)
-    hook = getattr(study, "final_metrics", None)
-    metrics = hook(folder) if callable(hook) else final_metrics(folder)
-    tracker.log_summary(metrics)
+    tracker.log_summary(final_metrics(folder))
     for figure in sorted(folder.glob("figures/*.png")):
         tracker.log_figure(figure, figure.stem)
     tracker.log_artifacts(folder, key_files(folder))

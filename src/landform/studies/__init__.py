@@ -1,7 +1,15 @@
-"""Studies: one module per study, each with a pydantic ``Config`` and a ``run`` function.
+"""Studies: one module per experiment family, each a :class:`Study`.
 
-``run(config, folder, *, progress, log) -> Path`` executes the study's stages (cached and
-resumable, see :mod:`landform.run.stages`) into a run folder and returns its HTML report.
+A study is a config schema (a pydantic model validated before any work starts) and a ``run``
+function that executes its stages into a run folder and returns the path of its HTML report.
+Stages are cached by a hash of their inputs (:mod:`landform.store.stages`), so a rerun skips
+finished work and a killed run resumes.
+
+The contract :class:`StudyRun` is what the sweep machinery (:mod:`landform.run`) relies on:
+``cache`` may name a stage cache that other runs, in other processes or on other hosts, use at
+the same time (:mod:`landform.store.stages` makes that safe), and ``progress`` may be a
+reporter that forwards step metrics to tracking sinks.
+
 :func:`run_config_file` is what ``landform run FILE`` calls.
 """
 
@@ -9,13 +17,46 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from typing import Any, Protocol
+
+from pydantic import BaseModel
 
 from landform.errors import UnknownNameError
 from landform.studies.config import apply_overrides, read_config_file, resolve_variant, validate
 
-# study name -> module; each module defines ``Config`` and ``run``.
+
+class StudyRun(Protocol):
+    """``run(config, folder, *, cache, progress, log) -> report path`` of a study.
+
+    ``config``: the study's validated Config; ``folder``: the run folder (created);
+    ``cache``: the stage cache (None: ``<folder>/stages``), possibly shared with runs working
+    at the same time; ``progress``: True/False or a reporter (:mod:`landform.progress`);
+    ``log``: where one-line messages go.
+    """
+
+    def __call__(
+        self,
+        config: Any,
+        folder: str | Path,
+        *,
+        cache: str | Path | None = None,
+        progress: Any = True,
+        log: Callable[[str], None] = print,
+    ) -> Path: ...
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study: its name (the ``study:`` field of its config files), its Config and its run."""
+
+    name: str
+    Config: type[BaseModel]
+    run: StudyRun
+
+
+#: study name -> the module that defines it (as ``STUDY``); imported on first use.
 STUDIES: dict[str, str] = {
     "volume": "landform.studies.volume",
     "paths": "landform.studies.paths",
@@ -23,13 +64,14 @@ STUDIES: dict[str, str] = {
 }
 
 
-def get_study(name: str) -> ModuleType:
+def get_study(name: str) -> Study:
+    """The study called ``name``; :class:`UnknownNameError` lists the known ones."""
     if name not in STUDIES:
         raise UnknownNameError("study", name, STUDIES)
-    return importlib.import_module(STUDIES[name])
+    return importlib.import_module(STUDIES[name]).STUDY
 
 
-def load_config(path: str | Path, variant: str | None = None, overrides: list[str] | None = None):
+def load_config(path: str | Path, variant: str | None = None, overrides: list[str] | None = None) -> tuple[Study, Any]:
     """Read, pick the variant, apply ``field=value`` overrides and validate a config file."""
     raw = read_config_file(path)
     study = get_study(raw["study"])
@@ -37,7 +79,8 @@ def load_config(path: str | Path, variant: str | None = None, overrides: list[st
     return study, validate(study.Config, settings, source=str(path))
 
 
-def default_folder(config) -> Path:
+def default_folder(config: Any) -> Path:
+    """Where a run goes when no folder is given: ``runs/<name>-<variant>``."""
     return Path("runs") / f"{config.name}-{config.variant}"
 
 
@@ -48,7 +91,7 @@ def run_config_file(
     out: str | Path | None = None,
     overrides: list[str] | None = None,
     cache: str | Path | None = None,
-    progress=True,
+    progress: Any = True,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Run a study from its config file into ``out`` (default ``runs/<name>-<variant>``).

@@ -21,19 +21,22 @@ No function here reads or writes files; ``landform analyse`` does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from landform.errors import ConfigError
+from landform.studies.common import power_law_fit
 
 
 def _columns(table: pd.DataFrame, names: Sequence[str], what: str) -> None:
     missing = [n for n in names if n not in table.columns]
     if missing:
-        raise ConfigError(f"{what} needs column(s) {', '.join(map(repr, missing))}; the table has: {', '.join(map(str, table.columns))}")
+        raise ConfigError(
+            f"{what} needs column(s) {', '.join(map(repr, missing))}; "
+            f"the table has: {', '.join(map(str, table.columns))}"
+        )
 
 
 def _list(value: str | Sequence[str] | None) -> list[str]:
@@ -94,34 +97,47 @@ def select_best(
     False; ties go to the first in sorted order). The metrics of the chosen candidate are then
     reported as mean and std over seeds.
 
+    The std is the sample standard deviation over seeds (ddof = 1; NaN for one seed). Rows whose
+    selection metric is missing (a failed run) are left out and counted in ``rows_excluded``.
+    This is the one selection behind the tunnels study's ``temperature_selection`` table and
+    ``landform analyse select``.
+
     Columns: the group columns, ``candidate`` (the chosen value), ``<selection>_mean``,
-    ``<metric>_mean`` and ``<metric>_std`` per metric, ``seeds``.
+    ``<metric>_mean`` and ``<metric>_std`` per metric, ``seeds``, ``rows_excluded``.
     """
     group, metrics = _list(group), [m for m in _list(metrics) if m != selection]
     keys = [seed] if seed else []
     _columns(table, group + [candidate, selection] + metrics + keys, "select_best")
-    per_seed = table.groupby(group + [candidate] + keys, sort=True, dropna=False)[[selection] + metrics].mean().reset_index()
+    per_seed = (
+        table.groupby(group + [candidate] + keys, sort=True, dropna=False)[[selection] + metrics].mean().reset_index()
+    )
     scores = per_seed.groupby(group + [candidate], sort=True, dropna=False)[selection].mean().reset_index()
     rows = []
-    for key, candidates in (scores.groupby(group, sort=True, dropna=False) if group else [((), scores)]):
+    for key, candidates in scores.groupby(group, sort=True, dropna=False) if group else [((), scores)]:
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(group, key))
+        missing = table[selection].isna()
+        for name, value in zip(group, key):
+            missing &= table[name] == value
         values = candidates[selection].to_numpy(float)
-        if np.all(np.isnan(values)):
+        if np.all(np.isnan(values)):  # no usable run in this group: said, not dropped
+            rows.append({**row, candidate: float("nan"), "seeds": 0, "rows_excluded": int(missing.sum())})
             continue
         best = int(np.nanargmax(values) if higher_is_better else np.nanargmin(values))
         chosen = candidates[candidate].iloc[best]
-        members = per_seed[per_seed[candidate] == chosen]
-        key = key if isinstance(key, tuple) else (key,)
+        members = per_seed[(per_seed[candidate] == chosen) & per_seed[selection].notna()]
         for name, value in zip(group, key):
             members = members[members[name] == value]
-        row = dict(zip(group, key))
         row[candidate] = chosen
         row[f"{selection}_mean"] = float(values[best])
         for metric in metrics:
             row[f"{metric}_mean"] = float(members[metric].mean())
             row[f"{metric}_std"] = float(members[metric].std(ddof=1)) if len(members) > 1 else float("nan")
         row["seeds"] = len(members)
+        row["rows_excluded"] = int(missing.sum())
         rows.append(row)
-    columns = group + [candidate, f"{selection}_mean"] + [c for m in metrics for c in (f"{m}_mean", f"{m}_std")] + ["seeds"]
+    columns = group + [candidate, f"{selection}_mean"] + [c for m in metrics for c in (f"{m}_mean", f"{m}_std")]
+    columns += ["seeds", "rows_excluded"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -150,20 +166,35 @@ def pivot_mean_std(
     return out
 
 
+#: The posterior table's metrics that :func:`tunnel_tables` pivots when none are named.
+TUNNEL_METRICS = ("test_lppd", "test_rmse", "test_accuracy", "ess_bulk_min", "rhat_max", "sampling_seconds")
+
+
 def tunnel_tables(
     table: pd.DataFrame,
     *,
-    metrics: Sequence[str] = ("test_lppd", "test_rmse", "ess", "rhat", "seconds"),
+    metrics: Sequence[str] | None = None,
     index: str | Sequence[str] = "space",
     columns: str = "K",
     seed: str | None = "seed",
     digits: int = 3,
 ) -> dict[str, pd.DataFrame]:
-    """The tunnel paper's tables: one mean ± std pivot per metric present in ``table``."""
-    present = [m for m in metrics if m in table.columns]
-    if not present:
-        raise ConfigError(f"none of the metrics {', '.join(metrics)} is a column of the table")
-    return {metric: pivot_mean_std(table, index=index, columns=columns, metric=metric, seed=seed, digits=digits) for metric in present}
+    """The tunnel paper's tables: one mean ± std pivot per metric.
+
+    ``metrics`` must be columns of ``table`` (a :class:`ConfigError` names the missing ones and
+    the columns there are); without it, the metrics of :data:`TUNNEL_METRICS` that the table has.
+    """
+    if metrics is None:
+        metrics = [m for m in TUNNEL_METRICS if m in table.columns]
+        if not metrics:
+            raise ConfigError(
+                f"the table has none of the default metrics {', '.join(TUNNEL_METRICS)}; name them with --metrics"
+            )
+    _columns(table, list(metrics), "the pivot")
+    return {
+        metric: pivot_mean_std(table, index=index, columns=columns, metric=metric, seed=seed, digits=digits)
+        for metric in metrics
+    }
 
 
 # ============================================================================ minima volume across seeds
@@ -171,12 +202,16 @@ def tunnel_tables(
 VOLUME_COLUMNS = ("model_seed", "model_examples", "landscape_examples", "threshold", "log_volume", "status")
 
 
-def _volume_rows(volumes: pd.DataFrame, threshold: float | None, statistic: str, extra: Sequence[str] = ()) -> tuple[pd.DataFrame, float]:
+def _volume_rows(
+    volumes: pd.DataFrame, threshold: float | None, statistic: str, extra: Sequence[str] = ()
+) -> tuple[pd.DataFrame, float]:
     _columns(volumes, list(VOLUME_COLUMNS) + [statistic] + list(extra), "the volume analysis")
     tau = float(volumes["threshold"].min()) if threshold is None else float(threshold)
     rows = volumes[np.isclose(volumes["threshold"].astype(float), tau)]
     if rows.empty:
-        raise ConfigError(f"no rows with threshold {tau}; thresholds in the table: {sorted(volumes['threshold'].unique())}")
+        raise ConfigError(
+            f"no rows with threshold {tau}; thresholds in the table: {sorted(volumes['threshold'].unique())}"
+        )
     if "checkpoint" in rows.columns:
         rows = rows[rows["checkpoint"] == "final"] if (rows["checkpoint"] == "final").any() else rows
     return rows[rows["status"] != "outside"], tau
@@ -203,7 +238,11 @@ def fixed_landscape(
     rows, tau = _volume_rows(volumes, threshold, statistic, by)
     size = int(rows["landscape_examples"].min()) if landscape_examples is None else int(landscape_examples)
     rows = rows[rows["landscape_examples"] == size]
-    metrics = [statistic] + (["test_accuracy"] if "test_accuracy" in rows.columns else []) + (["test_loss"] if "test_loss" in rows.columns else [])
+    metrics = (
+        [statistic]
+        + (["test_accuracy"] if "test_accuracy" in rows.columns else [])
+        + (["test_loss"] if "test_loss" in rows.columns else [])
+    )
     out = mean_std(rows, by + ["model_examples"], metrics)
     out.insert(0, "landscape_examples", size)
     out.insert(1, "threshold", tau)
@@ -257,17 +296,34 @@ def fixed_landscape_figure(
     import matplotlib.pyplot as plt
 
     by = _list(by)
-    summary = fixed_landscape(volumes, landscape_examples=landscape_examples, threshold=threshold, statistic=statistic, by=by)
+    summary = fixed_landscape(
+        volumes, landscape_examples=landscape_examples, threshold=threshold, statistic=statistic, by=by
+    )
     rows, tau = _volume_rows(volumes, threshold, statistic, by)
     size = int(summary["landscape_examples"].iloc[0]) if len(summary) else landscape_examples
     rows = rows[rows["landscape_examples"] == size]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for index, (label, part) in enumerate(_groups(summary, by)):
         part = part.sort_values("model_examples")
-        left.errorbar(part["model_examples"], part[f"{statistic}_mean"], yerr=part[f"{statistic}_std"].fillna(0), marker="o", capsize=3, color=f"C{index}", label=label or "mean ± std over seeds")
+        left.errorbar(
+            part["model_examples"],
+            part[f"{statistic}_mean"],
+            yerr=part[f"{statistic}_std"].fillna(0),
+            marker="o",
+            capsize=3,
+            color=f"C{index}",
+            label=label or "mean ± std over seeds",
+        )
     for index, (label, part) in enumerate(_groups(rows, by)):
         if "test_accuracy" in part.columns:
-            right.scatter(part[statistic], part["test_accuracy"], c=np.log10(part["model_examples"].astype(float)), cmap="viridis", marker="os^Dv"[index % 5], label=label or None)
+            right.scatter(
+                part[statistic],
+                part["test_accuracy"],
+                c=np.log10(part["model_examples"].astype(float)),
+                cmap="viridis",
+                marker="os^Dv"[index % 5],
+                label=label or None,
+            )
     left.set_xscale("log")
     left.set_xlabel("training examples of the minimum")
     left.set_ylabel(f"{statistic.replace('_', ' ')} in the {size}-example landscape")
@@ -298,18 +354,41 @@ def across_landscapes_figure(
     tau = float(summary["threshold"].iloc[0]) if len(summary) else float("nan")
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     accuracy = "test_accuracy_mean" in summary.columns and summary["test_accuracy_mean"].notna().any()
-    norm = matplotlib.colors.Normalize(summary["test_accuracy_mean"].min(), summary["test_accuracy_mean"].max()) if accuracy else None
+    norm = (
+        matplotlib.colors.Normalize(summary["test_accuracy_mean"].min(), summary["test_accuracy_mean"].max())
+        if accuracy
+        else None
+    )
     styles = ["-", "--", ":", "-."]
     for index, (label, part) in enumerate(_groups(summary, by)):
         for size, curve in part.groupby("model_examples"):
             curve = curve.sort_values("landscape_examples")
-            colour = plt.cm.plasma(norm(curve["test_accuracy_mean"].iloc[0])) if accuracy and np.isfinite(curve["test_accuracy_mean"].iloc[0]) else "grey"
+            colour = (
+                plt.cm.plasma(norm(curve["test_accuracy_mean"].iloc[0]))
+                if accuracy and np.isfinite(curve["test_accuracy_mean"].iloc[0])
+                else "grey"
+            )
             mean, std = curve[f"{statistic}_mean"], curve[f"{statistic}_std"].fillna(0)
-            ax.plot(curve["landscape_examples"], mean, styles[index % 4], marker="o", ms=3, color=colour, label=f"{label}" if size == part["model_examples"].min() and label else None)
+            ax.plot(
+                curve["landscape_examples"],
+                mean,
+                styles[index % 4],
+                marker="o",
+                ms=3,
+                color=colour,
+                label=f"{label}" if size == part["model_examples"].min() and label else None,
+            )
             ax.fill_between(curve["landscape_examples"], mean - std, mean + std, color=colour, alpha=0.12)
         own = part[part["own"]].sort_values("landscape_examples")
         if len(own):
-            ax.plot(own["landscape_examples"], own[f"{statistic}_mean"], "k", ls=styles[index % 4], lw=2, label="own landscape" + (f" ({label})" if label else ""))
+            ax.plot(
+                own["landscape_examples"],
+                own[f"{statistic}_mean"],
+                "k",
+                ls=styles[index % 4],
+                lw=2,
+                label="own landscape" + (f" ({label})" if label else ""),
+            )
     ax.set_xscale("log")
     ax.set_xlabel("landscape size (examples)")
     ax.set_ylabel(statistic.replace("_", " "))
@@ -324,24 +403,9 @@ def across_landscapes_figure(
 # ============================================================================ length against K
 
 
-def power_law_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float, float]:
-    """Least squares of log y = log a + b·log x over the positive, finite pairs.
-
-    Returns (a, b, r²) with y ≈ a·x^b; NaNs when fewer than two usable pairs (or no spread in x).
-    """
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if ok.sum() < 2 or np.ptp(np.log(x[ok])) == 0:
-        return float("nan"), float("nan"), float("nan")
-    lx, ly = np.log(x[ok]), np.log(y[ok])
-    b, log_a = np.polyfit(lx, ly, 1)
-    residual = ly - (log_a + b * lx)
-    total = np.sum((ly - ly.mean()) ** 2)
-    r2 = 1.0 - float(np.sum(residual**2) / total) if total > 0 else 1.0
-    return float(math.exp(log_a)), float(b), r2
-
-
-def length_power_laws(table: pd.DataFrame, *, x: str = "K", y: str = "length", by: str | Sequence[str] = ("depth",)) -> pd.DataFrame:
+def length_power_laws(
+    table: pd.DataFrame, *, x: str = "K", y: str = "length", by: str | Sequence[str] = ("depth",)
+) -> pd.DataFrame:
     """Fit y ≈ a·x^b (curve length against the number of control points) per ``by`` group.
 
     Every row is one point (one seed, one K); columns of the result: the ``by`` columns,
@@ -350,7 +414,7 @@ def length_power_laws(table: pd.DataFrame, *, x: str = "K", y: str = "length", b
     by = [c for c in _list(by) if c in table.columns] if by else []
     _columns(table, [x, y], "length_power_laws")
     rows = []
-    for key, part in (table.groupby(by, sort=True, dropna=False) if by else [((), table)]):
+    for key, part in table.groupby(by, sort=True, dropna=False) if by else [((), table)]:
         key = key if isinstance(key, tuple) else (key,)
         a, b, r2 = power_law_fit(part[x], part[y])
         rows.append({**dict(zip(by, key)), "prefactor": a, "exponent": b, "r2": r2, "points": int(len(part))})
@@ -375,7 +439,12 @@ def length_figure(table: pd.DataFrame, *, x: str = "K", y: str = "length", by: s
         fit = fits.iloc[index]
         if np.isfinite(fit["exponent"]):
             xs = np.geomspace(float(part[x].min()), float(part[x].max()), 50)
-            ax.plot(xs, fit["prefactor"] * xs ** fit["exponent"], color=colour, label=f"{label + ': ' if label else ''}{y} ≈ {fit['prefactor']:.3g}·{x}^{fit['exponent']:.2f}")
+            ax.plot(
+                xs,
+                fit["prefactor"] * xs ** fit["exponent"],
+                color=colour,
+                label=f"{label + ': ' if label else ''}{y} ≈ {fit['prefactor']:.3g}·{x}^{fit['exponent']:.2f}",
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(x)

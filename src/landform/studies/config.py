@@ -19,13 +19,20 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from landform.errors import ConfigError
+
+
+class Strict(BaseModel):
+    """A config section that rejects unknown fields (a misspelt setting is an error, not a no-op)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -82,29 +89,65 @@ def validate(model: type[BaseModel], settings: dict, source: str = "config") -> 
         raise ConfigError(f"{source} is invalid: {problems}") from None
 
 
+def get_path(settings: dict, path: str) -> Any:
+    """The value at the dotted ``path`` of a nested settings dict; KeyError if it is not there."""
+    node: Any = settings
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            raise KeyError(path)
+        node = node[key]
+    return node
+
+
+def set_path(settings: dict, path: str, value: Any) -> None:
+    """Set the dotted ``path`` of a nested settings dict in place, creating mappings on the way."""
+    keys = path.strip().split(".")
+    node = settings
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"cannot set {path}: {key} is not a mapping but {child!r}")
+        node = child
+    node[keys[-1]] = value
+
+
 def apply_overrides(settings: dict, assignments: list[str]) -> dict:
-    """Apply ``field.path=value`` assignments (values parsed as YAML) to a settings dict."""
+    """Apply ``field.path=value`` assignments (values parsed as YAML) to a copy of ``settings``."""
     out = copy.deepcopy(settings)
     for assignment in assignments:
         if "=" not in assignment:
             raise ConfigError(f"override {assignment!r} must look like field.path=value")
         path, value = assignment.split("=", 1)
-        keys = path.strip().split(".")
-        node = out
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"cannot set {path}: {key} is not a mapping")
-        node[keys[-1]] = yaml.safe_load(value)
+        set_path(out, path, yaml.safe_load(value))
+    return out
+
+
+#: One choice of an axis: the (dotted field, value) pairs it sets together.
+Choice = tuple[tuple[str, Any], ...]
+
+
+def expand_axes(base: dict, axes: Sequence[Sequence[Choice]]) -> list[tuple[dict, tuple[Choice, ...]]]:
+    """Every combination of one choice per axis, applied to a copy of ``base``.
+
+    An axis is a list of choices; a choice sets one or several fields together (a zipped group).
+    Returns (settings, the choices made) per combination, in the order of ``itertools.product``;
+    one entry (a copy of ``base``) when there are no axes.
+    """
+    out = []
+    for combination in itertools.product(*axes):
+        settings = copy.deepcopy(base)
+        for choice in combination:
+            for path, value in choice:
+                set_path(settings, path, copy.deepcopy(value))
+        out.append((settings, combination))
     return out
 
 
 def expand_grid(base: dict, grid: dict[str, list]) -> list[tuple[dict, dict]]:
     """Every combination of a study's ``grid`` (dotted field → values) applied to a copy of
     ``base``: a list of (settings, labels) with labels = {field: value}; one entry without a grid."""
-    fields = list(grid)
-    out = []
-    for values in itertools.product(*(grid[f] for f in fields)) if fields else [()]:
-        settings = apply_overrides(base, [f"{f}={json.dumps(v)}" for f, v in zip(fields, values)])
-        out.append((settings, dict(zip(fields, values))))
-    return out
+    axes = [[((path, value),) for value in values] for path, values in grid.items()]
+    return [
+        (settings, {path: value for choice in choices for path, value in choice})
+        for settings, choices in expand_axes(base, axes)
+    ]

@@ -22,43 +22,39 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from landform.run import Figure, RunFolder, write_report
-from landform.studies import tunnels, volume
+from landform.errors import ConfigError
+from landform.store import Figure, RunFolder, read_marker, write_report
+from landform.store.stages import DONE
+from landform.studies import load_config, tunnels, volume
 
-# The quick variant of configs/volume/swiss_roll_low_data.yaml (tests check they agree).
-VOLUME_SETTINGS = {
-    "study": "volume",
-    "name": "swiss_roll_low_data",
-    "variant": "quick",
-    "description": "Swiss roll, low data — minima trained on 20 to 400 examples",
-    "data": {"dataset": "swiss_roll", "options": {"n_train": 2000, "n_test": 2000, "noise": 0.3}, "base": 20, "levels": [0, 30, 80, 180, 380]},
-    "model": {"name": "mlp", "hidden": [32, 32, 32, 32, 32], "outputs": 1, "activation": "relu"},
-    "loss": "binary_cross_entropy",
-    "train": {"optimizer": "adamw", "learning_rate": 0.001, "weight_decay": 0.01, "epochs": 1000, "eval_every": 50},
-    "volume": {"directions": 100, "normalization": "filter_scale", "thresholds": [0.05, 0.1], "max_radius": 100.0, "bootstrap": 100},
-    "seeds": {"model": [0, 1], "data": [0, 1]},
-}
+#: The shipped experiment configs (the repository's ``configs/`` folder).
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+#: The demo's two studies: the quick variants of these configs, with these overrides.
+VOLUME_CONFIG = ("volume/swiss_roll_low_data.yaml", [])
+TUNNEL_CONFIG = ("tunnels/showcase.yaml", ["posterior.spaces=[tunnel, volume]"])
+#: Even smaller runs for the test suite (``landform demo --quick``).
+VOLUME_TINY_OVERRIDES = [
+    "data.levels=[0, 80]",
+    "train.epochs=300",
+    "volume.directions=20",
+    "seeds.model=[0]",
+    "seeds.data=[0]",
+]
+TUNNEL_TINY_OVERRIDES = ["curve.steps=500", "sampler.num_warmup=200", "sampler.num_draws=100", "evaluation.loo=false"]
 
-# An even smaller run for the test suite.
-TINY_OVERRIDES = {"data": {"levels": [0, 80]}, "train": {"epochs": 300}, "volume": {"directions": 20}, "seeds": {"model": [0], "data": [0]}}
 
-# The quick variant of configs/tunnels/showcase.yaml with posterior.spaces = [tunnel, volume]
-# (tests check they agree).
-TUNNEL_SETTINGS = {
-    "study": "tunnels",
-    "name": "showcase",
-    "variant": "quick",
-    "description": "Showcase — toy file, K = 10, depth 3 width 16 ReLU, tunnel space, T = 10, MCLMC, 10 chains",
-    "data": {"dataset": "toy_file", "validation_fraction": 0.2},
-    "model": {"name": "mlp", "hidden": [16, 16, 16], "outputs": 1, "activation": "relu", "polynomial_features": 3},
-    "learned_sigma": 0.05,
-    "loss": "gaussian_nll_learned",
-    "curve": {"degree": 10, "samples_per_step": 20, "optimizer": "adam", "learning_rate": 0.005, "steps": 1500, "validate_every": 250},
-    "posterior": {"spaces": ["tunnel", "volume"], "temperatures": [10], "sigma": "sampled", "volume_prior_scale": 1.0, "t_prior": "arc_length", "xi_scale": 0.5, "tube_scale": 0.1},
-    "sampler": {"sampler": "mclmc", "num_chains": 4, "num_warmup": 500, "num_draws": 200, "thinning": 2},
-    "seeds": [10],
-}
-TUNNEL_TINY_OVERRIDES = {"curve": {"steps": 500}, "sampler": {"num_warmup": 200, "num_draws": 100}, "evaluation": {"loo": False}}
+def demo_configs(quick: bool = False) -> tuple[volume.Config, tunnels.Config]:
+    """The validated configs of the demo's volume and tunnel studies (read from ``configs/``)."""
+    configs = []
+    for (name, overrides), tiny in ((VOLUME_CONFIG, VOLUME_TINY_OVERRIDES), (TUNNEL_CONFIG, TUNNEL_TINY_OVERRIDES)):
+        path = CONFIGS / name
+        if not path.is_file():
+            raise ConfigError(
+                f"the demo reads its settings from {path}, which is missing; run it from a checkout of the "
+                "landform repository (pip install -e .), where configs/ sits beside src/"
+            )
+        configs.append(load_config(path, "quick", overrides + (tiny if quick else []))[1])
+    return configs[0], configs[1]
 
 
 def run_demo(
@@ -69,22 +65,29 @@ def run_demo(
     log: Callable[[str], None] = print,
 ) -> Path:
     """Run the demo into ``out`` and return the path of its HTML report."""
-    from landform.studies.config import merge
-
     started = time.perf_counter()
     folder = RunFolder(out)
-    settings = merge(VOLUME_SETTINGS, TINY_OVERRIDES) if quick else VOLUME_SETTINGS
-    config = volume.Config.model_validate(settings)
-    tunnel_config = tunnels.Config.model_validate(merge(TUNNEL_SETTINGS, TUNNEL_TINY_OVERRIDES) if quick else TUNNEL_SETTINGS)
+    config, tunnel_config = demo_configs(quick)
     folder.write_json("config.json", {"volume": config.model_dump(), "tunnels": tunnel_config.model_dump()})
 
     log("[1/2] minima volume on nested two-spirals data")
     volume_report = volume.run(config, folder.path("volume"), progress=progress, log=log)
     volume_folder = volume_report.parent
     figures = [
-        Figure(volume_folder / "figures" / "A_fixed_landscape.png", "(A) Log-volume of every minimum in the fixed 20-example landscape against the size of its training set, and test loss against volume. Minima found on little data are large and generalise badly."),
-        Figure(volume_folder / "figures" / "B_across_landscapes.png", "(B) Each minimum's log-volume across the nested landscapes it lies in, coloured by test accuracy, with the minima training finds in their own landscapes."),
-        Figure(volume_folder / "figures" / "radius_histograms.png", "Exit radii of each minimum's rays in its own landscape."),
+        Figure(
+            volume_folder / "figures" / "A_fixed_landscape.png",
+            "(A) Log-volume of every minimum in the fixed 20-example landscape against the size of its training set, "
+            "and test loss against volume. Minima found on little data are large and generalise badly.",
+        ),
+        Figure(
+            volume_folder / "figures" / "B_across_landscapes.png",
+            "(B) Each minimum's log-volume across the nested landscapes it lies in, coloured by test accuracy, "
+            "with the minima training finds in their own landscapes.",
+        ),
+        Figure(
+            volume_folder / "figures" / "radius_histograms.png",
+            "Exit radii of each minimum's rays in its own landscape.",
+        ),
         _decision_regions(folder, config, volume_folder),
     ]
     import pandas as pd
@@ -103,17 +106,46 @@ def run_demo(
     tunnel_report = tunnels.run(tunnel_config, folder.path("tunnels"), progress=progress, log=log)
     tunnel_folder = tunnel_report.parent
     posteriors = pd.read_parquet(tunnel_folder / "tables" / "posteriors.parquet")
-    comparison = posteriors[[c for c in ("space", "temperature", "validation_lppd", "test_lppd", "test_rmse", "ess_bulk_min", "rhat_max", "ess_per_gradient_evaluation", "chains_failed") if c in posteriors.columns]]
+    comparison = posteriors[
+        [
+            c
+            for c in (
+                "space",
+                "temperature",
+                "validation_lppd",
+                "test_lppd",
+                "test_rmse",
+                "ess_bulk_min",
+                "rhat_max",
+                "ess_per_gradient_evaluation",
+                "chains_failed",
+            )
+            if c in posteriors.columns
+        ]
+    ]
     for name, caption in (
-        ("predictive_with_draws", "The curve predictive: functions of networks along the trained tunnel (grey) and of posterior draws (blue, mean in red) in tunnel (left) and volume (right) coordinates, with the training (dots) and test (crosses) data."),
-        ("coverage", "Prior (grey) and posterior (red) draws in the first two subspace coordinates, with the trained curve: tunnel coordinates keep the posterior near the tunnel."),
+        (
+            "predictive_with_draws",
+            "The curve predictive: functions of networks along the trained tunnel (grey) and of posterior draws "
+            "(blue, mean in red) in tunnel (left) and volume (right) coordinates, "
+            "with the training (dots) and test (crosses) data.",
+        ),
+        (
+            "coverage",
+            "Prior (grey) and posterior (red) draws in the first two subspace coordinates, with the trained curve: "
+            "tunnel coordinates keep the posterior near the tunnel.",
+        ),
     ):
         path = tunnel_folder / "figures" / f"{name}.png"
         if path.exists():
             figures.append(Figure(path, caption))
     seconds = time.perf_counter() - started
     by_space = posteriors.set_index("space")
-    lppd = ", ".join(f"{space} {by_space.loc[space, 'test_lppd']:.3f}" for space in by_space.index if "test_lppd" in by_space and np.isfinite(by_space.loc[space, "test_lppd"]))
+    lppd = ", ".join(
+        f"{space} {by_space.loc[space, 'test_lppd']:.3f}"
+        for space in by_space.index
+        if "test_lppd" in by_space and np.isfinite(by_space.loc[space, "test_lppd"])
+    )
     report = write_report(
         folder.path("report.html"),
         title="landform demo",
@@ -121,9 +153,12 @@ def run_demo(
             f"(1) Minima of a {int(table.parameters.iloc[0])}-parameter MLP trained on nested two-spirals data "
             f"({', '.join(map(str, config.sizes))} examples, {len(config.seeds.pairs())} seeds), "
             f"{config.volume.directions} filter-normalised rays each. "
-            f"(2) A Bézier loss tunnel of K = {tunnel_config.curve['degree']} on the toy regression file, sampled with MCLMC "
-            f"({tunnel_config.sampler['num_chains']} chains) at T = {tunnel_config.posterior.temperatures[0]:g}; test LPPD per point: {lppd or 'not available'}. "
-            f"Total {seconds:.0f} s. Full study reports: {volume_report.relative_to(folder.root)}, {tunnel_report.relative_to(folder.root)}."
+            f"(2) A Bézier loss tunnel of K = {tunnel_config.curve['degree']} on the toy regression file, "
+            "sampled with MCLMC "
+            f"({tunnel_config.sampler['num_chains']} chains) at T = {tunnel_config.posterior.temperatures[0]:g}; "
+            f"test LPPD per point: {lppd or 'not available'}. "
+            f"Total {seconds:.0f} s. Full study reports: {volume_report.relative_to(folder.root)}, "
+            f"{tunnel_report.relative_to(folder.root)}."
         ),
         tables={
             f"minima volume: mean over seeds in the {base}-example landscape, τ = {tau}": headline,
@@ -138,8 +173,6 @@ def run_demo(
 
 def _decision_regions(folder: RunFolder, config, volume_folder: Path) -> Figure:
     """The decision regions of the first seed's minima, with the examples each was trained on."""
-    import json
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,8 +182,8 @@ def _decision_regions(folder: RunFolder, config, volume_folder: Path) -> Figure:
 
     stages = volume_folder / "stages"
     trained = {}
-    for marker in stages.glob("train-*/_stage.json"):
-        inputs = json.loads(marker.read_text())["inputs"]
+    for marker in stages.glob(f"train-*/{DONE}"):
+        inputs = read_marker(marker.parent)["inputs"]
         if inputs["model_seed"] == config.seeds.pairs()[0][0]:
             trained[inputs["size"]] = marker.parent
     data = next(stages.glob("data-*/data.npz"))
@@ -170,4 +203,7 @@ def _decision_regions(folder: RunFolder, config, volume_folder: Path) -> Figure:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("decision regions of the minima (training examples shown)", y=1.04)
-    return Figure(folder.save_figure("decision_regions", fig), "Decision regions of the first seed's minima, each with the examples it was trained on.")
+    return Figure(
+        folder.save_figure("decision_regions", fig),
+        "Decision regions of the first seed's minima, each with the examples it was trained on.",
+    )

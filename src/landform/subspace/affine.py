@@ -127,9 +127,7 @@ def subspace_from_points(points, dimension: int | None = None, *, tolerance: flo
     """
     array = np.asarray(points)
     if array.ndim != 2 or array.shape[0] < 2:
-        raise ShapeError(
-            f"points must be an array of shape (m, n) with m >= 2 points, got shape {tuple(array.shape)}"
-        )
+        raise ShapeError(f"points must be an array of shape (m, n) with m >= 2 points, got shape {tuple(array.shape)}")
     count, size = array.shape
     dimension = count - 1 if dimension is None else int(dimension)
     if not 1 <= dimension <= min(count - 1, size):

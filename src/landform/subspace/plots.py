@@ -71,13 +71,27 @@ def plot_frame(
         label = "tangent" if index == 0 else f"normal {index}"
         if curve.dim == 2:
             ax.quiver(
-                points[:, 0], points[:, 1], direction[:, 0], direction[:, 1],
-                color=colour, angles="xy", scale_units="xy", scale=1, width=0.004, label=label,
+                points[:, 0],
+                points[:, 1],
+                direction[:, 0],
+                direction[:, 1],
+                color=colour,
+                angles="xy",
+                scale_units="xy",
+                scale=1,
+                width=0.004,
+                label=label,
             )
         else:
             ax.quiver(
-                points[:, 0], points[:, 1], points[:, 2], direction[:, 0], direction[:, 1], direction[:, 2],
-                color=colour, label=label,
+                points[:, 0],
+                points[:, 1],
+                points[:, 2],
+                direction[:, 0],
+                direction[:, 1],
+                direction[:, 2],
+                color=colour,
+                label=label,
             )
     if curve.dim == 2:
         ax.set_aspect("equal", adjustable="datalim")

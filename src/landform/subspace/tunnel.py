@@ -142,9 +142,7 @@ def tunnel_map(
     return TunnelMap(moving, length, float(tube_scale), float(lower), float(upper))
 
 
-def tunnel_from_curve(
-    curve: Curve, frame: str = "rotation_minimising", **options
-) -> tuple[Subspace, TunnelMap]:
+def tunnel_from_curve(curve: Curve, frame: str = "rotation_minimising", **options) -> tuple[Subspace, TunnelMap]:
     """The subspace of a trained curve's control points (θ space) and the tunnel map around the
     curve in its coordinates: ``(curve_subspace(curve), tunnel_map(curve in φ, frame, ...))``."""
     subspace = curve_subspace(curve)
@@ -199,9 +197,7 @@ def tunnel_log_jacobian(tunnel: TunnelMap, coordinates) -> jax.Array:
         return evaluate(tunnel.curve, time) + tunnel.tube_scale * across, frame.tangent
 
     def one(time, offset):
-        (_, tangent), (velocity, _) = jax.jvp(
-            lambda v: point_and_tangent(v, offset), (time,), (jnp.ones_like(time),)
-        )
+        (_, tangent), (velocity, _) = jax.jvp(lambda v: point_and_tangent(v, offset), (time,), (jnp.ones_like(time),))
         return jnp.log(jnp.abs(jnp.dot(tangent, velocity)))
 
     values = jax.vmap(one)(flat_t, flat_offsets)

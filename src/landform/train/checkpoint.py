@@ -14,9 +14,9 @@ Each file is written to a temporary name in the same folder and moved into place
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from landform.errors import LandformError
+from landform.files import atomic_write_bytes, atomic_write_text
 from landform.flat import leaf_slices, ravel
 from landform.models.base import Model
 
@@ -55,20 +56,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _write_atomically(path: Path, write) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def save_trained(
     folder: str | os.PathLike,
     model: Model,
@@ -95,9 +82,7 @@ def save_trained(
         "model": {"name": model.name, "spec": _jsonable(model.spec), "unit_axis": model.unit_axis},
         "num_params": int(theta.size),
         "dtype": str(theta.dtype),
-        "leaves": [
-            {"path": leaf.path, "shape": list(leaf.shape)} for leaf in leaf_slices(params)
-        ],
+        "leaves": [{"path": leaf.path, "shape": list(leaf.shape)} for leaf in leaf_slices(params)],
         "train_config": _jsonable(config),
         "dataset": _jsonable(dataset_description),
         "history": _jsonable(history),
@@ -111,14 +96,14 @@ def save_trained(
             f"extra data is not JSON-serialisable ({error}); pass plain numbers, strings, "
             "lists and dicts"
         ) from error
-    _write_atomically(folder / THETA_FILE, lambda stream: np.save(stream, theta, allow_pickle=False))
-    _write_atomically(folder / MODEL_FILE, lambda stream: stream.write(text.encode("utf-8")))
+    buffer = io.BytesIO()
+    np.save(buffer, theta, allow_pickle=False)
+    atomic_write_bytes(folder / THETA_FILE, buffer.getvalue())
+    atomic_write_text(folder / MODEL_FILE, text)
     return folder
 
 
-def load_trained(
-    folder: str | os.PathLike, *, model: Model | None = None
-) -> tuple[Model, Params, dict[str, Any]]:
+def load_trained(folder: str | os.PathLike, *, model: Model | None = None) -> tuple[Model, Params, dict[str, Any]]:
     """Read a folder written by :func:`save_trained`: ``(model, params, metadata)``.
 
     The model is rebuilt with ``landform.models.build(spec)`` unless ``model`` is given (needed
@@ -144,8 +129,7 @@ def load_trained(
         raise CheckpointError(f"cannot read the trained model in {str(folder)!r}: {error}") from error
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise CheckpointError(
-            f"{str(folder / MODEL_FILE)!r} is not a landform trained-model description "
-            f"(expected format {FORMAT!r})"
+            f"{str(folder / MODEL_FILE)!r} is not a landform trained-model description (expected format {FORMAT!r})"
         )
     if model is None:
         model = _rebuild(metadata["model"], folder)
@@ -157,13 +141,30 @@ def load_trained(
             f"{str(folder / THETA_FILE)!r} holds shape {theta.shape}, but model.json records "
             f"{metadata['num_params']} parameters; the folder is inconsistent"
         )
+    _check_leaves(metadata.get("leaves"), leaf_slices(structure), model, folder)
     try:
         params = unravel(jnp.asarray(theta))
     except LandformError as error:
-        raise CheckpointError(
-            f"the saved parameters do not fit model {model.name!r}: {error}"
-        ) from error
+        raise CheckpointError(f"the saved parameters do not fit model {model.name!r}: {error}") from error
     return model, params, metadata
+
+
+def _check_leaves(saved: list[dict] | None, expected: list, model: Model, folder: Path) -> None:
+    """The saved leaves (path and shape, in flat order) must be the model's: the same number of
+    parameters in another arrangement would unravel into the wrong tensors without an error."""
+    if saved is None:  # written before leaves were recorded: the parameter count was checked
+        return
+    found = [(leaf["path"], tuple(leaf["shape"])) for leaf in saved]
+    wanted = [(leaf.path, tuple(leaf.shape)) for leaf in expected]
+    if found == wanted:
+        return
+    differences = [f"{a[0]} {a[1]} saved, {b[0]} {b[1]} expected" for a, b in zip(found, wanted) if a != b]
+    if len(found) != len(wanted):
+        differences.append(f"{len(found)} tensors saved, {len(wanted)} expected")
+    raise CheckpointError(
+        f"the parameters saved in {str(folder)!r} do not have the layout of model {model.name!r}: "
+        f"{'; '.join(differences[:3])}; load it with the model it was trained with (load_trained(folder, model=...))"
+    )
 
 
 def _rebuild(record: dict[str, Any], folder: Path) -> Model:

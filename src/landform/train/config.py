@@ -69,9 +69,7 @@ class TrainConfig(BaseModel):
 
     optimizer: str = "adamw"
     learning_rate: float = Field(1e-3, gt=0)
-    weight_decay: float | None = Field(
-        None, ge=0, description="None: 0.01 for adamw, 0 for adam and sgd"
-    )
+    weight_decay: float | None = Field(None, ge=0, description="None: 0.01 for adamw, 0 for adam and sgd")
     momentum: float = Field(0.9, ge=0, lt=1)
     nesterov: bool = False
     schedule: str | None = None
@@ -127,7 +125,7 @@ class TrainConfig(BaseModel):
         return tuple(sorted(set(int(v) for v in value)))
 
     @model_validator(mode="after")
-    def _consistent(self) -> "TrainConfig":
+    def _consistent(self) -> TrainConfig:
         bad = [e for e in self.checkpoint_epochs if not 0 <= e <= self.epochs]
         if bad:
             raise ValueError(
@@ -164,9 +162,7 @@ def make_schedule(config: TrainConfig, steps_per_epoch: int = 1) -> optax.Schedu
     if config.schedule is None:
         return rate
     if config.schedule == "cosine":
-        return optax.cosine_decay_schedule(
-            rate, decay_steps=total, alpha=config.final_learning_rate_fraction
-        )
+        return optax.cosine_decay_schedule(rate, decay_steps=total, alpha=config.final_learning_rate_fraction)
     if config.schedule == "warmup_cosine":
         warmup = int(round(config.warmup_fraction * total))
         return optax.warmup_cosine_decay_schedule(
@@ -177,9 +173,7 @@ def make_schedule(config: TrainConfig, steps_per_epoch: int = 1) -> optax.Schedu
             end_value=rate * config.final_learning_rate_fraction,
         )
     if config.schedule == "exponential":
-        return optax.exponential_decay(
-            rate, transition_steps=steps_per_epoch, decay_rate=config.decay_rate
-        )
+        return optax.exponential_decay(rate, transition_steps=steps_per_epoch, decay_rate=config.decay_rate)
     raise UnknownNameError("schedule", config.schedule, SCHEDULE_NAMES)
 
 
@@ -191,8 +185,7 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> optax.Gradi
     """
     if not isinstance(config, TrainConfig):
         raise ConfigError(
-            f"make_optimizer expects a TrainConfig, got {type(config).__name__}; "
-            "build one with TrainConfig(**options)"
+            f"make_optimizer expects a TrainConfig, got {type(config).__name__}; build one with TrainConfig(**options)"
         )
     if config.optimizer not in OPTIMIZER_NAMES:  # reachable through model_construct
         raise UnknownNameError("optimizer", config.optimizer, OPTIMIZER_NAMES)

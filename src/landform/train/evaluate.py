@@ -80,7 +80,9 @@ def make_evaluator(
         if chunks.x.shape[0] == 1:  # no loop at all: see landform.loops on convolutions
             totals, hits = jax.tree_util.tree_map(lambda v: v[None], one((chunks.x[0], chunks.y[0], chunks.mask[0])))
         else:
-            _, (totals, hits) = jax.lax.scan(lambda c, chunk: (c, one(chunk)), None, (chunks.x, chunks.y, chunks.mask), unroll=unroll)
+            _, (totals, hits) = jax.lax.scan(
+                lambda c, chunk: (c, one(chunk)), None, (chunks.x, chunks.y, chunks.mask), unroll=unroll
+            )
         mean_loss = jnp.sum(totals) / chunks.count
         accuracy = jnp.sum(hits) / chunks.count if kind is not None else jnp.full((), jnp.nan)
         return mean_loss, accuracy

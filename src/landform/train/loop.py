@@ -227,7 +227,9 @@ def _python_segment(pieces):
             else:
                 params, opt_state, values = state.params, state.opt_state, []
                 for index in batch_order(state.key, epoch_array):
-                    params, opt_state, value = step(params, opt_state, jnp.take(x, index, axis=0), jnp.take(y, index, axis=0))
+                    params, opt_state, value = step(
+                        params, opt_state, jnp.take(x, index, axis=0), jnp.take(y, index, axis=0)
+                    )
                     values.append(value)
                 losses = jnp.stack(values)
             state = finish(state, epoch_array, params, opt_state, losses)
@@ -265,7 +267,9 @@ def _compiled_config(config: TrainConfig) -> TrainConfig:
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled(apply, loss: Loss, config: TrainConfig, num_examples: int, length: int, ensemble: bool, loop_in_python: bool = False):
+def _compiled(
+    apply, loss: Loss, config: TrainConfig, num_examples: int, length: int, ensemble: bool, loop_in_python: bool = False
+):
     """The optimiser and the jitted segment and evaluation functions (vmapped for ensembles),
     cached so that repeated fits of one model and config compile once."""
     optimizer = make_optimizer(config, config.steps_per_epoch(num_examples))
@@ -349,9 +353,7 @@ def _run(model, params, train, loss, config, test, progress, keys, members):
     x, y = jnp.asarray(train.x), jnp.asarray(train.y)
     train_chunks = to_chunks(train, config.eval_chunk_size)
     test_chunks = to_chunks(test, config.eval_chunk_size) if test is not None else None
-    target = jnp.asarray(
-        config.target_train_loss if config.target_train_loss is not None else -jnp.inf, jnp.float32
-    )
+    target = jnp.asarray(config.target_train_loss if config.target_train_loss is not None else -jnp.inf, jnp.float32)
     classification = loss.accuracy_kind is not None
 
     history: dict[str, list] = {"epoch": [], "train_loss": []}
@@ -432,9 +434,7 @@ def _run(model, params, train, loss, config, test, progress, keys, members):
                 "last with a finite loss (lower the learning rate or clip gradients)"
             )
         elif s == TARGET_REACHED:
-            reasons.append(
-                f"reached the target training loss {config.target_train_loss:g} at epoch {int(e)}"
-            )
+            reasons.append(f"reached the target training loss {config.target_train_loss:g} at epoch {int(e)}")
         else:
             reasons.append(f"completed {config.epochs} epochs")
     stopped = [bool(s != RUNNING) for s in status]

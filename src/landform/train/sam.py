@@ -45,9 +45,7 @@ def _global_norm(tree: Params) -> jax.Array:
     return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in leaves))
 
 
-def sam_perturbation(
-    gradient: Params, params: Params, rho: float, adaptive: bool = False, eta: float = 0.01
-) -> Params:
+def sam_perturbation(gradient: Params, params: Params, rho: float, adaptive: bool = False, eta: float = 0.01) -> Params:
     """The ascent step ε: ρ·g/‖g‖ (SAM) or ρ·T²g/‖Tg‖ with T = diag(|θ| + η) (ASAM)."""
     if adaptive:
         scale = jax.tree_util.tree_map(lambda p: jnp.abs(p) + eta, params)

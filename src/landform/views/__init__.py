@@ -64,24 +64,22 @@ _LAZY = {
     "volume_run_video": "landform.views.runs",
 }
 
-__all__ = sorted(
-    [
-        "PLANE_KINDS",
-        "Plane",
-        "PlaneGrid",
-        "PlaneLosses",
-        "SliceLosses",
-        "direction_losses",
-        "framing_grid",
-        "interpolation_losses",
-        "plane_coordinates",
-        "plane_grid",
-        "plane_losses",
-        "plane_points",
-        "plane_through",
-        *_LAZY,
-    ]
-)
+__all__ = [
+    "PLANE_KINDS",
+    "Plane",
+    "PlaneGrid",
+    "PlaneLosses",
+    "SliceLosses",
+    "direction_losses",
+    "framing_grid",
+    "interpolation_losses",
+    "plane_coordinates",
+    "plane_grid",
+    "plane_losses",
+    "plane_points",
+    "plane_through",
+]
+__all__ += sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

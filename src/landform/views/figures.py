@@ -132,8 +132,15 @@ def plot_plane(
             if show_values:
                 text += f"\n{losses.anchor_losses[index, p]:.3g}"
             ax.annotate(
-                text, (a, b), xytext=(6, 6), textcoords="offset points", color="white",
-                fontsize=9, fontweight="bold", path_effects=stroke, zorder=6,
+                text,
+                (a, b),
+                xytext=(6, 6),
+                textcoords="offset points",
+                color="white",
+                fontsize=9,
+                fontweight="bold",
+                path_effects=stroke,
+                zorder=6,
             )
     ax.set_xlim(losses.a[0], losses.a[-1])
     ax.set_ylim(losses.b[0], losses.b[-1])

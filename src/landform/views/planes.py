@@ -82,9 +82,7 @@ class Plane(NamedTuple):
         return m[:, 1:].T @ self.vectors
 
 
-def plane_through(
-    theta0: jax.Array, theta1: jax.Array, theta2: jax.Array, *, kind: str = "affine"
-) -> Plane:
+def plane_through(theta0: jax.Array, theta1: jax.Array, theta2: jax.Array, *, kind: str = "affine") -> Plane:
     """The plane through θ0, θ1, θ2 (see the module docstring for both coordinate systems).
 
     ``kind`` is "affine" (θ0, θ1, θ2 at (0, 0), (1, 0), (0, 1)) or "orthonormal" (Gram–Schmidt
@@ -192,7 +190,9 @@ def plane_grid(
     return PlaneGrid(np.linspace(*a_range, int(counts[0])), np.linspace(*b_range, int(counts[1])))
 
 
-def framing_grid(plane: Plane, resolution: int | tuple[int, int] = DEFAULT_RESOLUTION, margin: float = 0.5) -> PlaneGrid:
+def framing_grid(
+    plane: Plane, resolution: int | tuple[int, int] = DEFAULT_RESOLUTION, margin: float = 0.5
+) -> PlaneGrid:
     """A grid over the bounding box of the three anchors, widened by ``margin`` times its
     extent on each side. For an affine plane this is [−0.5, 1.5]² (the default view); for an
     orthonormal plane, the same framing in true distances."""

@@ -24,8 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from landform.errors import LandformError
-
-STAGE_MARKER = "_stage.json"
+from landform.store.stages import DONE
 
 
 class RunFolderError(LandformError, FileNotFoundError):
@@ -69,7 +68,7 @@ class Minimum(NamedTuple):
 
 def _read_marker(folder: Path) -> dict[str, Any] | None:
     try:
-        marker = json.loads((folder / STAGE_MARKER).read_text(encoding="utf-8"))
+        marker = json.loads((folder / DONE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return marker if isinstance(marker, dict) else None
@@ -87,7 +86,9 @@ def read_volume_run(folder: str | os.PathLike) -> VolumeRun:
     """Read ``config.json`` and the finished stages of a volume run folder."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise RunFolderError(f"run folder {str(folder)!r} does not exist; pass the folder given to 'landform run --out'")
+        raise RunFolderError(
+            f"run folder {str(folder)!r} does not exist; pass the folder given to 'landform run --out'"
+        )
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -174,8 +175,7 @@ def find_minimum(
         raise RunFolderError(f"arm {arm!r} is not part of {where}; its arms are: {', '.join(run.arms)}")
     if model_seed not in pairs:
         raise RunFolderError(
-            f"model seed {model_seed} is not part of {where}; its model seeds are: "
-            f"{', '.join(str(s) for s in pairs)}"
+            f"model seed {model_seed} is not part of {where}; its model seeds are: {', '.join(str(s) for s in pairs)}"
         )
     if level not in run.levels or level not in levels_here:
         listed = ", ".join(str(q) for q in levels_here) or "none (is the run finished?)"
@@ -208,7 +208,12 @@ def find_minimum(
     if len(run.arms) > 1 and candidates:
         expected = _train_dump(run, arm, model_seed)
         if expected is not None:
-            same = [c for c in candidates if json.dumps(c[1]["inputs"].get("train"), sort_keys=True, default=str) == json.dumps(expected, sort_keys=True, default=str)]
+            same = [
+                c
+                for c in candidates
+                if json.dumps(c[1]["inputs"].get("train"), sort_keys=True, default=str)
+                == json.dumps(expected, sort_keys=True, default=str)
+            ]
             candidates = same
     if not candidates:
         raise RunFolderError(
@@ -216,7 +221,7 @@ def find_minimum(
             "rerun the study to finish it"
         )
     # the most recently finished, if an interrupted config change left several
-    path, _, data_folder = max(candidates, key=lambda c: (c[0] / STAGE_MARKER).stat().st_mtime)
+    path, _, data_folder = max(candidates, key=lambda c: (c[0] / DONE).stat().st_mtime)
     model_folder = path / checkpoint
     if not model_folder.is_dir():
         saved = sorted(p.name for p in path.iterdir() if p.is_dir())
@@ -305,8 +310,10 @@ def volume_run_video(
     x, y = load_pool(minima[0], max(sizes))
     land = Landscape.from_apply(model.apply, centre, x, y, run.loss, expected_input_shape=model.input_shape)
     plane = plane_through(*thetas, kind=kind)
-    stem = Path(out) if out is not None else run.folder / "figures" / (
-        f"plane_seed{seed}_levels{'-'.join(map(str, levels))}"
+    stem = (
+        Path(out)
+        if out is not None
+        else run.folder / "figures" / (f"plane_seed{seed}_levels{'-'.join(map(str, levels))}")
     )
     return landscape_video(
         land,

@@ -15,7 +15,6 @@ atomically (temporary name, then rename).
 from __future__ import annotations
 
 import os
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from landform.errors import ConfigError, ShapeError
+from landform.files import atomic_path
 from landform.landscape import Landscape
 from landform.views.figures import DEFAULT_LABELS, figure_to_rgb, plane_figure, shared_norm
 from landform.views.planes import PlaneGrid, PlaneLosses, plane_losses, plane_through
@@ -105,16 +105,10 @@ def _pad(frames: Sequence[np.ndarray], multiple: int) -> np.ndarray:
     return out
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(temporary)`` with a temporary path of the same suffix, then rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
-    try:
-        write(Path(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _written(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(temporary)`` with a temporary path of the same suffix, then move it onto ``path``."""
+    with atomic_path(path) as temporary:
+        write(temporary)
     return path
 
 
@@ -122,9 +116,7 @@ def _write_gif(path: Path, frames: np.ndarray, fps: float) -> None:
     from PIL import Image
 
     images = [Image.fromarray(f) for f in frames]
-    images[0].save(
-        path, format="GIF", save_all=True, append_images=images[1:], duration=int(round(1000 / fps)), loop=0
-    )
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=int(round(1000 / fps)), loop=0)
 
 
 def _write_mp4(path: Path, frames: np.ndarray, fps: float) -> None:
@@ -138,8 +130,15 @@ def _append_frames(path: Path, frames: np.ndarray, fps: float) -> None:
     import imageio.v2 as imageio
 
     writer = imageio.get_writer(
-        path, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
-        quality=8, macro_block_size=_MACRO_BLOCK, ffmpeg_log_level="error",
+        path,
+        format="FFMPEG",
+        mode="I",
+        fps=fps,
+        codec="libx264",
+        pixelformat="yuv420p",
+        quality=8,
+        macro_block_size=_MACRO_BLOCK,
+        ffmpeg_log_level="error",
     )
     try:
         for frame in frames:
@@ -174,7 +173,7 @@ def write_video(
         stem = stem.with_suffix("")
     written: dict[str, Path] = {}
     if "gif" in formats:
-        written["gif"] = _atomic(stem.with_name(stem.name + ".gif"), lambda p: _write_gif(p, stack, fps))
+        written["gif"] = _written(stem.with_name(stem.name + ".gif"), lambda p: _write_gif(p, stack, fps))
     if "mp4" in formats:
         if ffmpeg_executable() is None:
             where = f"; the GIF was written to {written['gif']}" if "gif" in written else ""
@@ -183,7 +182,7 @@ def write_video(
                 f"pip install 'landform[video]' (or set IMAGEIO_FFMPEG_EXE to an ffmpeg binary){where}",
                 written,
             )
-        written["mp4"] = _atomic(stem.with_name(stem.name + ".mp4"), lambda p: _write_mp4(p, stack, fps))
+        written["mp4"] = _written(stem.with_name(stem.name + ".mp4"), lambda p: _write_mp4(p, stack, fps))
     return written
 
 
@@ -225,7 +224,7 @@ def landscape_video(
         stem = stem.with_suffix("")
     written: dict[str, Path] = {}
     if save_data:
-        written["data"] = _atomic(stem.with_name(stem.name + ".npz"), lambda p: save_plane_losses(p, losses))
+        written["data"] = _written(stem.with_name(stem.name + ".npz"), lambda p: save_plane_losses(p, losses))
     try:
         written.update(write_video(frames, stem, fps=fps, formats=formats))
     except VideoUnavailableError as error:
@@ -238,8 +237,15 @@ def save_plane_losses(path: str | os.PathLike, losses: PlaneLosses) -> None:
     """Save a :class:`PlaneLosses` as an ``.npz`` file (read it back with :func:`load_plane_losses`)."""
     with open(path, "wb") as stream:
         np.savez(
-            stream, a=losses.a, b=losses.b, sizes=np.asarray(losses.sizes), losses=losses.losses,
-            anchors=losses.anchors, anchor_losses=losses.anchor_losses, kind=losses.kind, metric=losses.metric,
+            stream,
+            a=losses.a,
+            b=losses.b,
+            sizes=np.asarray(losses.sizes),
+            losses=losses.losses,
+            anchors=losses.anchors,
+            anchor_losses=losses.anchor_losses,
+            kind=losses.kind,
+            metric=losses.metric,
         )
 
 
@@ -247,6 +253,12 @@ def load_plane_losses(path: str | os.PathLike) -> PlaneLosses:
     """Read a file written by :func:`save_plane_losses`."""
     with np.load(path, allow_pickle=False) as data:
         return PlaneLosses(
-            data["a"], data["b"], tuple(int(k) for k in data["sizes"]), data["losses"], data["anchors"],
-            data["anchor_losses"], str(data["kind"]), str(data["metric"]),
+            data["a"],
+            data["b"],
+            tuple(int(k) for k in data["sizes"]),
+            data["losses"],
+            data["anchors"],
+            data["anchor_losses"],
+            str(data["kind"]),
+            str(data["metric"]),
         )

@@ -9,9 +9,10 @@ inside the set.
 - :func:`random_directions` → :class:`Directions`: direction i from ``fold_in(key, i)``, with
   ``none``, ``filter`` (Li et al. 2018), ``filter_scale`` (the paper's code) or ``layer``
   normalisation, on all parameters, weights only or a regex of leaf paths.
-- :func:`exit_radii` (bracketing search, the default) and :func:`grid_radii` (the paper's
-  100-point grid) → :class:`ExitRadii` of shape (rays, landscapes, thresholds), with status,
-  censoring, evaluations per ray and the loss at θ*.
+- :func:`exit_radii` (bracketing search, the default; first crossings up to its ``resolution``)
+  and :func:`grid_radii` (the paper's 100-point grid) → :class:`ExitRadii` of shape (rays,
+  landscapes, thresholds), with status, censoring, evaluations per ray and the loss at θ*;
+  :func:`save_radii` and :func:`load_radii` store it in a folder.
 - :func:`log_volume`, :func:`log_max_volume`, :func:`mean_log_radius`, :func:`median_radius`,
   :func:`bootstrap_interval`, :func:`estimate` → :class:`VolumeEstimate`, and
   :func:`ranking_stability` → :class:`RankingStability`.
@@ -40,14 +41,16 @@ from landform.volume.estimators import (
     median_radius,
     ranking_stability,
 )
+from landform.volume.grid import grid_radii
 from landform.volume.radii import (
     METRIC_NAMES,
     STATUS_NAMES,
     ExitRadii,
     RadiusSettings,
-    exit_radii,
-    grid_radii,
+    load_radii,
+    save_radii,
 )
+from landform.volume.search import exit_radii
 
 __all__ = [
     "BIASES_NAMES",
@@ -69,6 +72,7 @@ __all__ = [
     "get_statistic",
     "grid_radii",
     "landscape_cutoffs",
+    "load_radii",
     "log_max_volume",
     "log_unit_ball_volume",
     "log_volume",
@@ -77,4 +81,5 @@ __all__ = [
     "random_directions",
     "ranking_stability",
     "running_mean",
+    "save_radii",
 ]

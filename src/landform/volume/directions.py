@@ -38,8 +38,16 @@ lies at distance ρ_i = r_i · ‖v_i‖ along the unit direction v_i/‖v_i‖ 
 gives ‖v_i‖). For ``none`` and ``filter_scale`` v_i/‖v_i‖ is exactly uniform on the unit sphere,
 so Vol(S) = |det D| · Vol(unit ball) · E[ρ^n] (see :mod:`landform.volume.estimators`), with
 log |det D| = :attr:`Directions.log_jacobian` and n = :attr:`Directions.dimension` the number of
-perturbed entries; for ``filter`` and ``layer`` the same formula holds only approximately (the
-error vanishes as units grow, since ‖g_u‖/sqrt(m_u) → 1).
+perturbed entries.
+
+``filter`` and ``layer`` are not volume estimators with a small error. They fix each unit's
+(tensor's) share of the direction's norm, so v is drawn from a product of spheres, not from a
+rotation-invariant law, and E[ρ^n] over that law is not the volume of the pulled-back set: the
+error grows with n rather than vanishing as units grow. Two units of size m with pulled-back
+scales 1 and 2 (an axis-aligned ellipsoid) at m = 10 give log-volume 4.70 against the exact 6.93.
+What they measure is the exit radius along Li et al.'s (2018) filter-normalised directions, the
+quantity their landscape pictures show; compare such radii between minima, and use
+``filter_scale`` (the default, the volume paper's) or ``none`` for volumes.
 """
 
 from __future__ import annotations
@@ -145,7 +153,9 @@ class Directions:
         if indices.size == 0:
             return jnp.zeros((0, self.size), self.dtype)
         padded = _grouped(indices)
-        parts = [_gaussians(self.key, padded[j : j + GROUP], self.size, self.dtype) for j in range(0, padded.size, GROUP)]
+        parts = [
+            _gaussians(self.key, padded[j : j + GROUP], self.size, self.dtype) for j in range(0, padded.size, GROUP)
+        ]
         return jnp.concatenate(parts)[: indices.size]
 
     def generate(self, indices) -> tuple[jax.Array, jax.Array]:
@@ -257,7 +267,7 @@ def random_directions(
     theta: jax.Array,
     layout: Any = None,
     *,
-    normalization: str = "filter",
+    normalization: str = "filter_scale",
     biases: str = "zero",
     perturb: str = "all",
     unit_axis: int = -1,

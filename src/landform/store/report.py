@@ -12,15 +12,17 @@ from typing import Any
 
 import pandas as pd
 
-from landform.run.store import atomic_write_text
+from landform.files import atomic_write_text
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+h1{font-size:1.6em;margin-bottom:.2em}
+h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 .meta{color:#666;font-size:.9em} figure{margin:1em 0} figure img{max-width:100%;border:1px solid #eee}
 figcaption{color:#444;font-size:.92em;margin-top:.3em} table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:3px 7px;text-align:right} th{background:#f5f5f5}
-pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em} p.note{background:#f4f8ff;padding:.6em .9em;border-left:3px solid #6a8fd8}
+pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}
+p.note{background:#f4f8ff;padding:.6em .9em;border-left:3px solid #6a8fd8}
 """
 
 
@@ -38,7 +40,10 @@ def _embed(figure: Figure) -> str:
     encoded = base64.b64encode(data).decode("ascii")
     alt = html.escape(figure.caption or Path(figure.path).stem)
     caption = f"<figcaption>{html.escape(figure.caption)}</figcaption>" if figure.caption else ""
-    return f'<figure data-name="{html.escape(Path(figure.path).stem)}"><img alt="{alt}" src="data:{mime};base64,{encoded}">{caption}</figure>'
+    return (
+        f'<figure data-name="{html.escape(Path(figure.path).stem)}">'
+        f'<img alt="{alt}" src="data:{mime};base64,{encoded}">{caption}</figure>'
+    )
 
 
 def write_report(
@@ -71,7 +76,10 @@ def write_report(
         shown = table.head(max_rows)
         parts.append(shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))
         if len(table) > max_rows:
-            parts.append(f"<p class='meta'>first {max_rows} of {len(table)} rows; the full table is in tables/{html.escape(name)}.parquet</p>")
+            parts.append(
+                f"<p class='meta'>first {max_rows} of {len(table)} rows; "
+                f"the full table is in tables/{html.escape(name)}.parquet</p>"
+            )
     if config is not None:
         parts.append("<h2>Configuration</h2>")
         parts.append(f"<pre>{html.escape(json.dumps(config, indent=2, default=str))}</pre>")

@@ -37,17 +37,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from landform.run.locks import hostname, pid_alive
-from landform.run.store import RunFolder, input_hash
+from landform.files import input_hash
+from landform.store.claims import hostname, pid_alive
+from landform.store.folder import RunFolder
 
+#: The marker file of a finished stage: its name, key, inputs, seconds and summary.
 DONE = "_stage.json"
-
-#: A promise to :func:`landform.run.sweep.run_config`: a cache folder may be passed directly to
-#: runs working at the same time in other processes (and hosts). Stages appear whole by one
-#: rename, two processes finishing the same stage both get the one that won, and
-#: :func:`clean_temporaries` removes only temporaries whose owner is gone, never a stage that
-#: another live process is still writing (see the module docstring).
-SHARED_CACHE_SAFE = True
 
 #: Seconds without a write after which a temporary whose owner cannot be checked from this host
 #: (it ran on another host, or its name names no owner) counts as abandoned.
@@ -99,7 +94,13 @@ def run_stage(
         log(f"stage {name} ({key}): running")
     try:
         summary = compute(temporary)
-        marker = {"stage": name, "key": key, "inputs": inputs, "seconds": time.perf_counter() - started, "summary": summary}
+        marker = {
+            "stage": name,
+            "key": key,
+            "inputs": inputs,
+            "seconds": time.perf_counter() - started,
+            "summary": summary,
+        }
         (temporary / DONE).write_text(json.dumps(marker, indent=2, sort_keys=True, default=str))
         try:
             os.rename(temporary, final)
@@ -113,8 +114,15 @@ def run_stage(
     return StageResult(name, key, final, False)
 
 
-def stage_summary(result: StageResult) -> Any:
-    return json.loads((result.folder / DONE).read_text()).get("summary")
+def read_marker(folder: str | os.PathLike) -> dict[str, Any]:
+    """The marker of the finished stage in ``folder``: ``stage``, ``key``, ``inputs``,
+    ``seconds`` and ``summary``."""
+    return json.loads((Path(folder) / DONE).read_text())
+
+
+def stage_summary(result: StageResult | str | os.PathLike) -> Any:
+    """What a stage's ``compute`` returned (kept in its marker)."""
+    return read_marker(result.folder if isinstance(result, StageResult) else result).get("summary")
 
 
 def host_label(host: str | None = None) -> str:

@@ -90,7 +90,7 @@ class ClaimInfo:
     note: str = ""
 
     @classmethod
-    def mine(cls, session: str = "", note: str = "") -> "ClaimInfo":
+    def mine(cls, session: str = "", note: str = "") -> ClaimInfo:
         pid = os.getpid()
         return cls(hostname(), pid, process_start(pid), uuid.uuid4().hex, session, time.time(), note)
 
@@ -114,7 +114,9 @@ def heartbeat_age(path: str | os.PathLike) -> float | None:
         return None
 
 
-def stale_reason(path: str | os.PathLike, info: ClaimInfo | None = None, *, stale_after: float = STALE_SECONDS) -> str | None:
+def stale_reason(
+    path: str | os.PathLike, info: ClaimInfo | None = None, *, stale_after: float = STALE_SECONDS
+) -> str | None:
     """Why the claim at ``path`` is stale, or None while its owner looks alive."""
     path = Path(path)
     info = info if info is not None else read_claim(path)
@@ -138,14 +140,24 @@ def stale_reason(path: str | os.PathLike, info: ClaimInfo | None = None, *, stal
 class Claim:
     """A held claim; refreshes its heartbeat until :meth:`release` (or the end of a ``with``)."""
 
-    def __init__(self, path: Path, info: ClaimInfo, *, heartbeat: float = HEARTBEAT_SECONDS, took_over: ClaimInfo | None = None, took_over_reason: str | None = None):
+    def __init__(
+        self,
+        path: Path,
+        info: ClaimInfo,
+        *,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        took_over: ClaimInfo | None = None,
+        took_over_reason: str | None = None,
+    ):
         self.path = path
         self.info = info
         self.took_over = took_over
         self.took_over_reason = took_over_reason
         self.lost = False
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(heartbeat,), name=f"claim-heartbeat-{path.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._beat, args=(heartbeat,), name=f"claim-heartbeat-{path.name}", daemon=True
+        )
         self._thread.start()
 
     def _beat(self, every: float) -> None:
@@ -169,7 +181,7 @@ class Claim:
             with contextlib.suppress(OSError):
                 self.path.unlink()
 
-    def __enter__(self) -> "Claim":
+    def __enter__(self) -> Claim:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -270,14 +282,23 @@ def wait_for_claim(
     deadline = time.monotonic() + wait
     while True:
         try:
-            return claim(path, session=session, note=note, stale_after=stale_after, heartbeat=heartbeat, same_session_stale_after=same_session_stale_after)
+            return claim(
+                path,
+                session=session,
+                note=note,
+                stale_after=stale_after,
+                heartbeat=heartbeat,
+                same_session_stale_after=same_session_stale_after,
+            )
         except ClaimHeld:
             if time.monotonic() >= deadline:
                 raise
             time.sleep(poll)
 
 
-def claim_status(path: str | os.PathLike, *, stale_after: float = STALE_SECONDS) -> tuple[str, ClaimInfo | None, str | None]:
+def claim_status(
+    path: str | os.PathLike, *, stale_after: float = STALE_SECONDS
+) -> tuple[str, ClaimInfo | None, str | None]:
     """("free" | "live" | "stale", owner, reason) of the claim at ``path``."""
     path = Path(path)
     if not path.exists():

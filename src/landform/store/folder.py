@@ -1,54 +1,20 @@
 """The run folder: where a run's tables, figures, models and report are written.
 
-Every file is written atomically (a temporary name in the same folder, then ``os.replace``), so
-a run killed at any moment leaves either the old file or the new one, never half of one. Stage
-outputs are keyed by a hash of their inputs (:func:`input_hash`) so that a rerun can tell which
-stages are already finished.
+Every file is written atomically (:mod:`landform.files`), so a run killed at any moment leaves
+either the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically, creating parent folders."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def input_hash(value: Any, length: int = 12) -> str:
-    """A short stable hash of a JSON-serialisable value (dict keys sorted)."""
-    blob = json.dumps(value, sort_keys=True, default=str).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()[:length]
+from landform.files import atomic_write_bytes, atomic_write_text
 
 
 def save_splits(path: str | os.PathLike, splits: dict) -> Path:
