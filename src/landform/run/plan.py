@@ -291,7 +291,7 @@ class Sweep:
         seen: dict[str, int] = {}
         assignment_axes = [[tuple((key, value) for key, _, value, _ in choice) for choice in axis] for axis in axes]
         combinations = itertools.product(*axes)  # the same order as expand_axes: the shown values
-        for (settings, _), choice in zip(expand_axes(json.loads(json.dumps(base)), assignment_axes), combinations):
+        for (settings, _), choice in zip(expand_axes(base, assignment_axes), combinations):
             assignments: dict[str, Any] = {}
             columns: dict[str, Any] = {}
             parts: list[tuple[str, Any]] = []

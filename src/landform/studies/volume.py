@@ -29,7 +29,7 @@ from typing import Any, Literal, NamedTuple
 import jax
 import numpy as np
 import pandas as pd
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from landform.data import Split, load
 from landform.data.manipulate import (
@@ -179,19 +179,14 @@ class Config(Strict):
     seeds: Seeds = Field(default_factory=Seeds)
     figure_landscape: int = Field(0, description="the level q of the fixed landscape of figure A")
 
-    # filled by the validation: the train settings of each arm (in the order of ``arms``), seed 0
-    _train_configs: list[TrainConfig] | None = PrivateAttr(None)
-
     @model_validator(mode="after")
     def _consistent(self) -> Config:
         get_loss(self.loss)  # unknown loss names fail here, before any work
-        train_configs = []
         for arm in self.arms:
             try:
-                train_configs.append(TrainConfig.model_validate(self._train_settings(arm)))
+                TrainConfig.model_validate(self._train_settings(arm))
             except Exception as e:  # noqa: BLE001 - re-raised as a config error with context
                 raise ValueError(f"train settings of arm {arm.label!r} are invalid: {e}") from None
-        self._train_configs = train_configs
         if self.figure_landscape not in self.data.levels:
             raise ValueError(f"figure_landscape {self.figure_landscape} is not one of the levels {self.data.levels}")
         if len({a.label for a in self.arms}) != len(self.arms):
@@ -207,10 +202,6 @@ class Config(Strict):
 
     def train_config(self, arm: Arm, seed: int) -> TrainConfig:
         """How the minima of ``arm`` are trained from the initialisation of ``seed``."""
-        for candidate, train_config in zip(self.arms, self._train_configs or ()):
-            if candidate == arm:
-                return train_config.model_copy(update={"seed": seed})
-        # an arm that is not one of the config's, or a config built without validation
         return TrainConfig.model_validate({**self._train_settings(arm), "seed": seed})
 
     @property
