@@ -38,6 +38,12 @@ _LAZY = {
     "TrainConfig": "landform.train",
     "save_trained": "landform.train",
     "load_trained": "landform.train",
+    "random_plane_losses": "landform.views",
+    "random_slice_losses": "landform.views",
+    "pca_plane": "landform.views",
+    "plane_through": "landform.views",
+    "plane_losses": "landform.views",
+    "landscape_view": "landform.views",
 }
 
 __all__ = sorted([*_LAZY, "landscape_from", "__version__"])
@@ -59,7 +65,8 @@ def landscape_from(model, params, x, y=None, loss="cross_entropy", **options):
 
     ``x`` may be a :class:`landform.data.Split` (then ``y`` is omitted). For an NNX or Equinox
     module pass ``params=None``: the parameters are taken from the module itself. Options go to
-    :meth:`Landscape.from_apply` (``memory_budget``).
+    :meth:`Landscape.from_apply` (``memory_budget``; ``first_layer``, taken from a landform
+    ``Model`` by default).
     """
     from landform.landscape import Landscape
     from landform.models import Model, from_equinox, from_nnx
@@ -69,6 +76,7 @@ def landscape_from(model, params, x, y=None, loss="cross_entropy", **options):
     if isinstance(model, Model):
         apply = model.apply
         expected = model.spec.get("input_shape")
+        options.setdefault("first_layer", model.first_layer)
     elif _is_nnx(model):
         wrapped, params = from_nnx(model)
         apply, expected = wrapped.apply, None

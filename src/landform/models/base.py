@@ -10,6 +10,10 @@ weight tensor indexes output units (a dense kernel is (in, out); a conv kernel i
 (h, w, in, out)). ``unit_axis`` records this so that filter-wise normalisation (Li et al. 2018)
 knows which weights belong to one unit or filter; adapters for other layouts set it (Equinox and
 PyTorch-style weights put output units on axis 0).
+
+``first_layer`` (optional) splits the model at its first operation when that operation is linear
+in its own parameters (a dense or convolution layer): lines and planes through a point then reuse
+the first layer's products (:class:`landform.landscape.FirstLayer`, :class:`landform.landscape.Span`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jax
+
+from landform.landscape import FirstLayer
 
 Params = Any  # a pytree of arrays
 
@@ -30,6 +36,7 @@ class Model:
     name: str = "model"
     spec: dict[str, Any] = field(default_factory=dict)
     unit_axis: int = -1
+    first_layer: FirstLayer | None = None
 
     def __call__(self, params: Params, x: jax.Array) -> jax.Array:
         return self.apply(params, x)

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from landform.errors import ConfigError, ShapeError
+from landform.landscape import FirstLayer
 from landform.models.activations import get_activation
 from landform.models.base import Model
 
@@ -143,12 +144,22 @@ def _compiled_apply(module: nn.Module):
     return jax.jit(module.apply)
 
 
+@functools.lru_cache(maxsize=128)
+def _first_layer(module: nn.Module) -> FirstLayer:
+    """The split of a zoo module whose ``__call__`` takes ``part="all" | "first" | "rest"``."""
+    return FirstLayer(
+        first=jax.jit(functools.partial(module.apply, part="first")),
+        rest=jax.jit(functools.partial(module.apply, part="rest")),
+    )
+
+
 def _linen_model(
     module: nn.Module,
     spec: dict[str, Any],
     example_shape: tuple[int, ...],
     dtype=jnp.float32,
     init_module: nn.Module | None = None,
+    split: bool = False,
 ) -> Model:
     """Wrap a Linen module acting on batches as a :class:`Model` with ``init(key)``.
 
@@ -157,6 +168,8 @@ def _linen_model(
     ``init_module`` (default ``module``) initialises the parameters: a module equal to
     ``module`` up to fields that do not affect the parameters (activation, pooling), so that
     such models share one compiled initialiser and give identical parameters for one key.
+    ``split``: the module's ``__call__`` takes ``part`` ("first": the first layer's output before
+    its activation, "rest": the network from there), giving the model a ``first_layer``.
     """
     init = _compiled_init(
         module if init_module is None else init_module,
@@ -166,7 +179,8 @@ def _linen_model(
     )
     apply = _compiled_apply(module)
 
-    return Model(init=init, apply=apply, name=spec["name"], spec=spec, unit_axis=-1)
+    first_layer = _first_layer(module) if split else None
+    return Model(init=init, apply=apply, name=spec["name"], spec=spec, unit_axis=-1, first_layer=first_layer)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,15 +200,22 @@ class MLPModule(nn.Module):
     polynomial_features: int = 1
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, part: str = "all") -> jax.Array:
+        # Layers are named as Flax would auto-name them, so that "first" and "rest" (the split
+        # at the first dense layer, see FirstLayer) address the same parameters as "all".
         activation = get_activation(self.activation)
-        x = _as_float(x)
-        x = x.reshape((x.shape[0], -1))
-        if self.polynomial_features > 1:
-            x = jnp.concatenate([x**p for p in range(1, self.polynomial_features + 1)], axis=-1)
-        for width in self.hidden:
-            x = activation(nn.Dense(width)(x))
-        return nn.Dense(self.outputs)(x)
+        widths = (*self.hidden, self.outputs)
+        if part != "rest":
+            x = _as_float(x)
+            x = x.reshape((x.shape[0], -1))
+            if self.polynomial_features > 1:
+                x = jnp.concatenate([x**p for p in range(1, self.polynomial_features + 1)], axis=-1)
+            x = nn.Dense(widths[0], name="Dense_0")(x)
+            if part == "first":
+                return x
+        for index, width in enumerate(widths[1:], start=1):
+            x = nn.Dense(width, name=f"Dense_{index}")(activation(x))
+        return x
 
 
 def mlp(
@@ -232,7 +253,7 @@ def mlp(
     }
     module = MLPModule(hidden, outputs, activation, polynomial_features)
     init_module = module.clone(activation="relu")
-    return _linen_model(module, spec, (math.prod(input_shape),), init_module=init_module)
+    return _linen_model(module, spec, (math.prod(input_shape),), init_module=init_module, split=True)
 
 
 def tabular_mlp(
@@ -263,7 +284,7 @@ def tabular_mlp(
     }
     module = MLPModule((width,) * depth, outputs, activation, 1)
     init_module = module.clone(activation="relu")
-    return _linen_model(module, spec, (math.prod(input_shape),), init_module=init_module)
+    return _linen_model(module, spec, (math.prod(input_shape),), init_module=init_module, split=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,18 +299,23 @@ class LeNet5Module(nn.Module):
     activation: str = "relu"
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, part: str = "all") -> jax.Array:
+        # explicit names (Flax's own) so that the split at the first convolution ("first",
+        # "rest"; see FirstLayer) addresses the same parameters as "all"
         activation = get_activation(self.activation)
-        x = _as_float(x)
-        x = x.reshape((x.shape[0], *self.image_shape))
-        x = activation(nn.Conv(6, (5, 5), padding=2)(x))
-        x = nn.avg_pool(x, (2, 2), strides=(2, 2))
-        x = activation(nn.Conv(16, (5, 5), padding="VALID")(x))
+        if part != "rest":
+            x = _as_float(x)
+            x = x.reshape((x.shape[0], *self.image_shape))
+            x = nn.Conv(6, (5, 5), padding=2, name="Conv_0")(x)
+            if part == "first":
+                return x
+        x = nn.avg_pool(activation(x), (2, 2), strides=(2, 2))
+        x = activation(nn.Conv(16, (5, 5), padding="VALID", name="Conv_1")(x))
         x = nn.avg_pool(x, (2, 2), strides=(2, 2))
         x = x.reshape((x.shape[0], -1))
-        x = activation(nn.Dense(120)(x))
-        x = activation(nn.Dense(84)(x))
-        return nn.Dense(self.outputs)(x)
+        x = activation(nn.Dense(120, name="Dense_0")(x))
+        x = activation(nn.Dense(84, name="Dense_1")(x))
+        return nn.Dense(self.outputs, name="Dense_2")(x)
 
 
 def lenet5(input_shape: Sequence[int] = (28, 28, 1), outputs: int = 10, activation: str = "relu") -> Model:
@@ -316,7 +342,7 @@ def lenet5(input_shape: Sequence[int] = (28, 28, 1), outputs: int = 10, activati
         "activation": activation,
     }
     module = LeNet5Module(image_shape, outputs, activation)
-    return _linen_model(module, spec, image_shape, init_module=module.clone(activation="relu"))
+    return _linen_model(module, spec, image_shape, init_module=module.clone(activation="relu"), split=True)
 
 
 class CNNModule(nn.Module):
@@ -329,17 +355,28 @@ class CNNModule(nn.Module):
     activation: str = "relu"
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, part: str = "all") -> jax.Array:
+        # explicit names (Flax's own) so that the split at the first convolution ("first",
+        # "rest"; see FirstLayer) addresses the same parameters as "all"
         activation = get_activation(self.activation)
-        x = _as_float(x)
-        x = x.reshape((x.shape[0], *self.image_shape))
-        for features in self.channels:
-            x = activation(nn.Conv(features, (3, 3), padding="SAME")(x))
+        start = 0
+        if part != "rest":
+            x = _as_float(x)
+            x = x.reshape((x.shape[0], *self.image_shape))
+        if self.channels:  # the split needs a first convolution (the model has one when channels is not empty)
+            if part != "rest":
+                x = nn.Conv(self.channels[0], (3, 3), padding="SAME", name="Conv_0")(x)
+                if part == "first":
+                    return x
+            x = nn.max_pool(activation(x), (2, 2), strides=(2, 2))
+            start = 1
+        for index, features in enumerate(self.channels[start:], start=start):
+            x = activation(nn.Conv(features, (3, 3), padding="SAME", name=f"Conv_{index}")(x))
             x = nn.max_pool(x, (2, 2), strides=(2, 2))
         x = x.reshape((x.shape[0], -1))
-        for width in self.dense:
-            x = activation(nn.Dense(width)(x))
-        return nn.Dense(self.outputs)(x)
+        for index, width in enumerate(self.dense):
+            x = activation(nn.Dense(width, name=f"Dense_{index}")(x))
+        return nn.Dense(self.outputs, name=f"Dense_{len(self.dense)}")(x)
 
 
 def cnn(
@@ -379,7 +416,8 @@ def cnn(
         "activation": activation,
     }
     module = CNNModule(image_shape, channels, dense, outputs, activation)
-    return _linen_model(module, spec, image_shape, init_module=module.clone(activation="relu"))
+    init_module = module.clone(activation="relu")
+    return _linen_model(module, spec, image_shape, init_module=init_module, split=bool(channels))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -422,7 +422,9 @@ def _radii_stage(config: Config, cache: Path, minimum: Minimum, log) -> StageRes
     def compute(out: Path) -> dict:
         model, params, _ = load_trained(minimum.train.folder / minimum.checkpoint)
         pool = load_data(minimum.data)["pool"]
-        landscape = Landscape.from_apply(model.apply, params, pool.x, pool.y, config.loss)
+        landscape = Landscape.from_apply(
+            model.apply, params, pool.x, pool.y, config.loss, first_layer=model.first_layer
+        )
         theta = landscape.theta
         centre = np.asarray(landscape.prefix_losses(theta, config.sizes))
         sizes = _measured_sizes(config, centre, minimum.model_examples)

@@ -69,7 +69,7 @@ def grid_radii(
     asc, q_of = ascending_sizes(sizes)
     evaluator = Evaluator(landscape, asc, metric, theta)
     centers, outside_by = center_values(evaluator, thresholds, metric)
-    chunk = chunk_size_for(landscape, landscape.dim, chunk_size)
+    chunk = chunk_size_for(landscape, landscape.dim, chunk_size, evaluator.span_bytes)
     evaluate = _one_at_a_time if one_at_a_time else _batched
     values, scale, evaluations, example_evaluations = evaluate(evaluator, directions, indices, grid, chunk)
     e = excess(values[..., None], centers[None, None, :, None], thresholds[None, None, None, :], metric)  # (K,P,Q,T)

@@ -52,7 +52,7 @@ import numpy as np
 
 from landform.errors import ConfigError, NumericalError, ShapeError
 from landform.files import atomic_write_bytes, atomic_write_text
-from landform.landscape import Landscape
+from landform.landscape import Landscape, Span
 from landform.volume.directions import Directions
 
 __all__ = ["METRIC_NAMES", "STATUS_NAMES", "ExitRadii", "RadiusSettings", "load_radii", "save_radii"]
@@ -239,14 +239,16 @@ def check_common(landscape, directions, indices, thresholds, sizes, metric, thet
     return indices, thresholds, sizes, theta
 
 
-def chunk_size_for(landscape: Landscape, dim: int, chunk_size: int | None) -> int:
+def chunk_size_for(landscape: Landscape, dim: int, chunk_size: int | None, span_bytes: int = 0) -> int:
     """Directions generated and evaluated together: ``chunk_size`` if given (checked), else as
-    many as fit 4 float32 copies in the memory budget, between 1 and 256."""
+    many as fit 4 float32 copies (and, when the landscape reuses its first layer, the
+    ``span_bytes`` of first-layer outputs kept per direction) in the memory budget, between 1 and
+    256."""
     if chunk_size is not None:
         if chunk_size < 1:
             raise ConfigError(f"chunk_size must be positive, got {chunk_size}")
         return int(chunk_size)
-    return int(max(1, min(256, landscape.memory_budget // (4 * 4 * max(dim, 1)))))
+    return int(max(1, min(256, landscape.memory_budget // (4 * 4 * max(dim, 1) + span_bytes))))
 
 
 def ascending_sizes(sizes: tuple[int, ...]) -> tuple[tuple[int, ...], np.ndarray]:
@@ -257,12 +259,6 @@ def ascending_sizes(sizes: tuple[int, ...]) -> tuple[tuple[int, ...], np.ndarray
 
 
 # ============================================================================ evaluation
-
-
-@jax.jit
-def _points(theta: jax.Array, dirs: jax.Array, rows: jax.Array, radii: jax.Array) -> jax.Array:
-    """θ* + radii[p] · dirs[rows[p]] for each point p."""
-    return theta[None] + radii[:, None] * dirs[rows]
 
 
 def _host_prefix_means(values: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
@@ -300,6 +296,19 @@ class Evaluator:
         n = int(theta.shape[0])
         budget = max(landscape.memory_budget // 8, 1 << 20)
         self.block = int(8 ** max(0, min(2, math.floor(math.log(max(1, budget // (4 * n)), 8)))))
+        self._span: tuple[jax.Array, Span] | None = None
+
+    @property
+    def span_bytes(self) -> int:
+        """Memory kept per direction of a chunk when the landscape reuses its first layer."""
+        return self.landscapes[-1].span_bytes(1)
+
+    def _span_of(self, dirs: jax.Array) -> Span:
+        """The span of a chunk's directions through θ* on the largest landscape (built once per chunk)."""
+        if self._span is None or self._span[0] is not dirs:
+            self._span = None  # free the previous chunk's first-layer outputs first
+            self._span = (dirs, self.landscapes[-1].span(self.theta, dirs))
+        return self._span[1]
 
     def center(self) -> np.ndarray:
         """(Q,) the values at θ* on every landscape."""
@@ -313,6 +322,7 @@ class Evaluator:
     def __call__(self, dirs: jax.Array, rows: np.ndarray, radii: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """Values (P, Q) at θ* + radii[p]·dirs[rows[p]], NaN beyond each point's level."""
         out = np.full((rows.shape[0], len(self.sizes)), np.nan)
+        span = self._span_of(dirs)
         for level in np.unique(levels):
             which = np.flatnonzero(levels == level)
             # blocks of 8^j points (at most 3 shapes compiled per landscape, no padding)
@@ -321,13 +331,10 @@ class Evaluator:
                 while width > which.size - start:
                     width //= 8
                 part = which[start : start + width]
-                thetas = _points(
-                    self.theta,
-                    dirs,
-                    jnp.asarray(rows[part], jnp.int32),
-                    jnp.asarray(radii[part], self.theta.dtype),
+                per_example = span.per_example(rows[part], radii[part], metric=self.metric, size=self.sizes[int(level)])
+                out[part, : level + 1] = _host_prefix_means(
+                    np.asarray(per_example, dtype=np.float64), self.sizes[: int(level) + 1]
                 )
-                out[part, : level + 1] = self._values(int(level), thetas)
                 start += width
         return out
 

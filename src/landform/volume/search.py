@@ -147,7 +147,7 @@ def exit_radii(
     asc, q_of = ascending_sizes(sizes)
     evaluator = Evaluator(landscape, asc, metric, theta)
     centers, outside_by = center_values(evaluator, thresholds, metric)
-    chunk = chunk_size_for(landscape, landscape.dim, chunk_size)
+    chunk = chunk_size_for(landscape, landscape.dim, chunk_size, evaluator.span_bytes)
     if initial_radius is None:
         initial_radius = _default_initial_radius(directions, indices, theta)
     if not initial_radius > 0:
