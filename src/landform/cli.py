@@ -204,6 +204,97 @@ def video(
         console.print(f"[bold green]{kind}:[/] {path}")
 
 
+@app.command()
+@friendly
+def view(
+    source: Annotated[
+        Path,
+        typer.Argument(help="A finished volume-study run folder, or a trained-model folder (theta.npy + model.json)."),
+    ],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="random: plane and slices along filter-normalised random directions; pca: the plane of the "
+            "training trajectory's first two principal components with the path; minima: the plane through "
+            "three minima of a run."
+        ),
+    ] = "random",
+    resolution: Annotated[int, typer.Option(help="Grid points per axis.")] = 31,
+    range_: Annotated[
+        tuple[float, float] | None,
+        typer.Option(
+            "--range",
+            help="Coordinates of both axes, e.g. --range -1 1 (default: [-1, 1] for random; pca and minima "
+            "frame their path or points).",
+        ),
+    ] = None,
+    normalization: Annotated[
+        str, typer.Option(help="Random directions: filter, filter_scale, layer or none.")
+    ] = "filter",
+    seed: Annotated[int, typer.Option(help="Seed of the random directions.")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder (default: <run>/figures/views or <checkpoint>/views)."),
+    ] = None,
+    level: Annotated[
+        int | None, typer.Option(help="Run folder: the level q of the minimum (default: the smallest).")
+    ] = None,
+    levels: Annotated[
+        tuple[int, int, int] | None,
+        typer.Option(help="--kind minima: the levels of the three minima (default: smallest, middle, largest)."),
+    ] = None,
+    model_seed: Annotated[int | None, typer.Option(help="Run folder: model seed (default: the first).")] = None,
+    arm: Annotated[str | None, typer.Option(help="Run folder: training arm (default: the first).")] = None,
+    examples: Annotated[
+        int | None, typer.Option(help="Evaluate on the first N examples of the minimum's data only.")
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="Checkpoint outside a run: a dataset name (its training split) or an .npz with x, y."),
+    ] = None,
+    loss: Annotated[str | None, typer.Option(help="The loss (default: the run's, or the dataset's).")] = None,
+    trajectory: Annotated[
+        Path | None,
+        typer.Option(help="--kind pca: a recorded trajectory (.npz with thetas, epochs; see save_trajectory)."),
+    ] = None,
+    record_every: Annotated[
+        int, typer.Option(help="--kind pca, retraining: record the parameters every N epochs.")
+    ] = 1,
+    orthonormal: Annotated[
+        bool, typer.Option(help="--kind minima: true distances (Gram-Schmidt axes) instead of affine coordinates.")
+    ] = False,
+) -> None:
+    """Draw a classic view of a minimum's landscape (contour and surface figures, log colour scale)
+    and save the grid as .npz."""
+    from landform.views.view import landscape_view
+
+    result = landscape_view(
+        source,
+        kind,
+        resolution=resolution,
+        range_=range_,
+        normalization=normalization,
+        seed=seed,
+        out=out,
+        level=level,
+        levels=levels,
+        model_seed=model_seed,
+        arm=arm,
+        examples=examples,
+        data=data,
+        loss=loss,
+        trajectory=trajectory,
+        record_every=record_every,
+        orthonormal=orthonormal,
+        progress=True,
+        log=console.print,
+    )
+    for name, value in result.summary.items():
+        console.print(f"{name}: {value}")
+    for name, path in result.written.items():
+        console.print(f"[bold green]{name}:[/] {path}")
+
+
 # ============================================================================ sweeps
 
 sweep_app = typer.Typer(

@@ -18,6 +18,12 @@ loss), so finished work is never lost.
 Ensembles: :func:`fit_ensemble` ``jax.vmap``s the same compiled epoch over the leading axis of
 stacked parameters, optimiser states and data-order keys; members stop independently (a member
 that reached its target or diverged keeps its parameters while the others go on).
+
+Trajectories: with ``record_every=k`` the loop also keeps the flat parameters θ_e (raveled by
+:func:`landform.flat.ravel`) after every k-th epoch, from epoch 0 (the initialisation) on, and
+always the returned parameters last, as a :class:`Trajectory`: the path whose principal
+components span the trajectory plane of Li et al. 2018 ("Visualizing the Loss Landscape of
+Neural Nets", :mod:`landform.views.trajectory`).
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ import numpy as np
 import optax
 
 from landform.data.base import Split, check_split
-from landform.errors import ShapeError, TrainingError
+from landform.errors import ConfigError, ShapeError, TrainingError
+from landform.flat import ravel
 from landform.loops import python_loops
 from landform.losses import Loss, get_loss
 from landform.models.base import Model
@@ -60,6 +67,17 @@ class TrainState(NamedTuple):
     failed_epoch: jax.Array  # epoch in which a non-finite value appeared (-1: none)
 
 
+class Trajectory(NamedTuple):
+    """Flat parameter snapshots along training: ``thetas[t]`` holds θ after epoch ``epochs[t]``.
+
+    Shapes: ``epochs`` (T,); ``thetas`` (T, n), or (T, members, n) in an ensemble's result.
+    The first snapshot is the initialisation (epoch 0) and the last the returned parameters.
+    """
+
+    epochs: np.ndarray
+    thetas: np.ndarray
+
+
 class TrainResult(NamedTuple):
     """The outcome of :func:`fit`.
 
@@ -68,6 +86,7 @@ class TrainResult(NamedTuple):
     training started, compilation included) to lists with one entry per evaluated epoch.
     ``checkpoints`` maps each reached epoch of ``config.checkpoint_epochs`` to host (NumPy)
     copies of the parameters. ``epochs_run`` is the epoch of the returned ``params``.
+    ``trajectory`` holds the recorded flat snapshots (``fit(..., record_every=k)``), else ``None``.
     """
 
     params: Params
@@ -76,6 +95,7 @@ class TrainResult(NamedTuple):
     epochs_run: int
     stopped_early: bool
     reason: str
+    trajectory: Trajectory | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,7 @@ class EnsembleResult:
     stopped_early: tuple[bool, ...]
     reasons: tuple[str, ...]
     size: int
+    trajectory: Trajectory | None = None
 
     def member(self, index: int) -> TrainResult:
         """Member ``index`` alone: its parameters, checkpoints and the evaluated epochs of the
@@ -110,14 +131,40 @@ class EnsembleResult:
                 history[name] = [values[i] for i in rows]
             else:
                 history[name] = [values[i][index] for i in rows]
+        params = take(self.params)
+        trajectory = None
+        if self.trajectory is not None:
+            keep = self.trajectory.epochs <= last
+            trajectory = _ending_at(
+                Trajectory(self.trajectory.epochs[keep], self.trajectory.thetas[keep, index]), params, last
+            )
         return TrainResult(
-            params=take(self.params),
+            params=params,
             history=history,
             checkpoints={e: take(p) for e, p in self.checkpoints.items() if e <= last},
             epochs_run=last,
             stopped_early=self.stopped_early[index],
             reason=self.reasons[index],
+            trajectory=trajectory,
         )
+
+
+def _flat(params: Params) -> np.ndarray:
+    """θ = ravel(params) on the host (one member)."""
+    return np.asarray(ravel(params)[0])
+
+
+def _ending_at(trajectory: Trajectory, params: Params, epoch: int) -> Trajectory:
+    """``trajectory`` with the returned parameters as its last snapshot (replacing a snapshot
+    of the same epoch, which holds the same parameters unless a non-finite step reverted them)."""
+    epochs, thetas = trajectory.epochs, trajectory.thetas
+    if epochs.size and epochs[-1] == epoch:
+        epochs, thetas = epochs[:-1], thetas[:-1]
+    final = _flat(params)[None]
+    return Trajectory(
+        np.concatenate([epochs, [epoch]]).astype(np.int64),
+        np.concatenate([thetas.reshape((-1,) + final.shape[1:]), final]),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,10 +368,12 @@ def _check_params(params: Params, what: str) -> None:
 # the driver shared by fit and fit_ensemble
 
 
-def _run(model, params, train, loss, config, test, progress, keys, members):
+def _run(model, params, train, loss, config, test, progress, keys, members, record_every=None):
     """Train; ``members`` is None for one model, else the ensemble size (state is stacked)."""
     if test is not None:
         check_split(test, "test")
+    if record_every is not None and (isinstance(record_every, bool) or int(record_every) < 1):
+        raise ConfigError(f"record_every must be a positive number of epochs (or None), got {record_every!r}")
 
     num_examples = len(train)
     ensemble = members is not None
@@ -366,6 +415,9 @@ def _run(model, params, train, loss, config, test, progress, keys, members):
     history["seconds"] = []
     checkpoints: dict[int, Params] = {}
     wanted_checkpoints = set(config.checkpoint_epochs)
+    recorded: dict[int, np.ndarray] = {}
+    recorded_epochs = set(range(0, config.epochs + 1, int(record_every))) if record_every else set()
+    flat = jax.vmap(lambda p: ravel(p)[0]) if ensemble else (lambda p: ravel(p)[0])
     eval_epochs = lambda e: e % config.eval_every == 0 or e == config.epochs  # noqa: E731
 
     def as_python(value):
@@ -402,6 +454,8 @@ def _run(model, params, train, loss, config, test, progress, keys, members):
     def keep_checkpoint(state: TrainState, epoch: int) -> None:
         if epoch in wanted_checkpoints and (ensemble or int(state.epoch) == epoch):
             checkpoints[epoch] = jax.tree_util.tree_map(np.asarray, state.params)
+        if epoch in recorded_epochs and (ensemble or int(state.epoch) == epoch):
+            recorded[epoch] = np.asarray(flat(state.params))
 
     with track(progress, f"training {model.name}", config.epochs) as reporter:
         state, _ = evaluate_and_record(state, 0)
@@ -411,6 +465,7 @@ def _run(model, params, train, loss, config, test, progress, keys, members):
             stop = min(
                 [epoch + length, config.epochs]
                 + [e for e in wanted_checkpoints if e > epoch]
+                + [e for e in recorded_epochs if e > epoch]
                 + [e for e in range(epoch + 1, epoch + length + 1) if eval_epochs(e)]
             )
             state = segment_fn(state, jnp.int32(epoch), jnp.int32(stop), x, y)
@@ -438,6 +493,13 @@ def _run(model, params, train, loss, config, test, progress, keys, members):
         else:
             reasons.append(f"completed {config.epochs} epochs")
     stopped = [bool(s != RUNNING) for s in status]
+    trajectory = None
+    if record_every:
+        if ensemble and epoch not in recorded:  # the stacked parameters where the loop ended
+            recorded[epoch] = np.asarray(flat(state.params))
+        epochs = sorted(recorded)
+        thetas = np.stack([recorded[e] for e in epochs])
+        trajectory = Trajectory(np.asarray(epochs, np.int64), thetas)
 
     if ensemble:
         result = EnsembleResult(
@@ -448,10 +510,16 @@ def _run(model, params, train, loss, config, test, progress, keys, members):
             stopped_early=tuple(stopped),
             reasons=tuple(reasons),
             size=members,
+            trajectory=trajectory,
         )
     else:
         # checkpoints taken after the returned epoch hold parameters whose loss was non-finite
         checkpoints = {e: p for e, p in checkpoints.items() if e <= int(epochs_run[0])}
+        if trajectory is not None:
+            keep = trajectory.epochs <= int(epochs_run[0])
+            trajectory = _ending_at(
+                Trajectory(trajectory.epochs[keep], trajectory.thetas[keep]), state.params, int(epochs_run[0])
+            )
         result = TrainResult(
             params=state.params,
             history=history,
@@ -459,6 +527,7 @@ def _run(model, params, train, loss, config, test, progress, keys, members):
             epochs_run=int(epochs_run[0]),
             stopped_early=stopped[0],
             reason=reasons[0],
+            trajectory=trajectory,
         )
     if config.on_nonfinite == "raise" and np.any(status == NONFINITE):
         which = [i for i, s in enumerate(status) if s == NONFINITE]
@@ -483,6 +552,7 @@ def fit(
     test: Split | None = None,
     progress: Any = None,
     key: jax.Array | None = None,
+    record_every: int | None = None,
 ) -> TrainResult:
     """Train ``model`` from ``params`` on ``train`` with ``loss`` as ``config`` says.
 
@@ -490,6 +560,8 @@ def fit(
     batching, SAM and non-finite handling). ``key`` sets the data order of minibatch training
     (default ``PRNGKey(config.seed)``; epoch e uses ``fold_in(key, e)``); full-batch training
     is deterministic without it. ``progress`` follows :mod:`landform.progress`.
+    ``record_every=k`` keeps the flat parameters after epochs 0, k, 2k, ... and the returned
+    ones last (``result.trajectory``, a :class:`Trajectory`; T·n floats on the host).
 
     Raises :class:`DataError` for NaN/inf or empty data, :class:`ShapeError` when the model,
     loss and data do not fit together, and :class:`TrainingError` on a non-finite loss only
@@ -500,7 +572,7 @@ def fit(
     _check_params(params, "initial parameters")
     _check_model(model, params, train, loss, "train")
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    return _run(model, params, train, loss, config, test, progress, key, None)
+    return _run(model, params, train, loss, config, test, progress, key, None, record_every)
 
 
 def init_ensemble(model: Model, keys: jax.Array) -> Params:
@@ -535,13 +607,15 @@ def fit_ensemble(
     test: Split | None = None,
     progress: Any = None,
     keys: jax.Array | None = None,
+    record_every: int | None = None,
 ) -> EnsembleResult:
     """Train several identically shaped models at once with ``jax.vmap`` over the leading axis.
 
     Member i starts from ``params_stack[i]`` and, for minibatch training, shuffles with its own
     key ``keys[i]`` (default ``fold_in(PRNGKey(config.seed), i)``), so member i equals
     ``fit(model, params_i, train, loss, config, key=keys[i])`` up to floating-point rounding.
-    Members stop independently (target reached, non-finite loss).
+    Members stop independently (target reached, non-finite loss). ``record_every`` records
+    stacked snapshots (T, members, n); :meth:`EnsembleResult.member` gives one member's path.
     """
     loss, config = get_loss(loss), _as_config(config)
     check_split(train, "train")
@@ -554,13 +628,14 @@ def fit_ensemble(
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(members))
     if len(keys) != members:
         raise ShapeError(f"got {len(keys)} data-order keys for an ensemble of {members} members")
-    return _run(model, params_stack, train, loss, config, test, progress, keys, members)
+    return _run(model, params_stack, train, loss, config, test, progress, keys, members, record_every)
 
 
 __all__ = [
     "EnsembleResult",
     "TrainResult",
     "TrainState",
+    "Trajectory",
     "ensemble_size",
     "fit",
     "fit_ensemble",

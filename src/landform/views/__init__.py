@@ -4,16 +4,28 @@
   :func:`plane_points`, :func:`plane_coordinates`, :func:`plane_grid`, :func:`framing_grid`,
   :func:`plane_losses` (every nested landscape from one per-example evaluation per grid point),
   :func:`direction_losses` and :func:`interpolation_losses` (1-D slices).
+- :mod:`~landform.views.random`: planes and slices along filter-normalised random directions
+  (Li et al. 2018): :func:`view_directions`, :func:`random_plane`, :func:`random_plane_losses`,
+  :func:`random_slice_losses`.
+- :mod:`~landform.views.trajectory`: the plane of a training trajectory's first two principal
+  components with the path projected on it: :func:`pca_plane`, :class:`TrajectoryPlane`,
+  :func:`path_grid`.
 - :mod:`~landform.views.figures`: :func:`plot_plane` (log colour scale, contours, the points
-  marked), :func:`shared_norm`, :func:`plot_slice`, :func:`log_ticks`, :func:`plane_figure`,
-  :func:`new_figure`, :func:`figure_to_rgb`.
+  marked), :func:`plot_path`, :func:`plot_surface`, :func:`surface_figure`, :func:`shared_norm`,
+  :func:`plot_slice`, :func:`log_ticks`, :func:`plane_figure`, :func:`new_figure`,
+  :func:`figure_to_rgb`.
 - :mod:`~landform.views.video`: :func:`landscape_video` (one frame per nested landscape, MP4 and
   GIF), :func:`render_frames`, :func:`write_video`, :func:`ffmpeg_executable`.
 - :mod:`~landform.views.runs`: the minima and data of a finished volume run
-  (:func:`read_volume_run`, :func:`find_minimum`, :func:`volume_run_video`).
+  (:func:`read_volume_run`, :func:`find_minimum`, :func:`load_three_minima`,
+  :func:`volume_run_video`).
+- :mod:`~landform.views.view`: a view of a minimum from a run folder or checkpoint, written as
+  figures and an ``.npz`` (:func:`landscape_view`, the ``landform view`` command;
+  :func:`load_view_source`, :func:`save_trajectory`, :func:`load_trajectory`,
+  :func:`record_trajectory`).
 
-The plane and slice functions are imported eagerly; the rest (which import matplotlib) load on
-first use.
+The plane, slice, random-direction and trajectory functions are imported eagerly; the rest
+(which import matplotlib or read files) load on first use.
 """
 
 from __future__ import annotations
@@ -36,12 +48,23 @@ from landform.views.planes import (
     plane_points,
     plane_through,
 )
+from landform.views.random import (
+    RANDOM_RANGE,
+    random_plane,
+    random_plane_losses,
+    random_slice_losses,
+    view_directions,
+)
+from landform.views.trajectory import TrajectoryPlane, path_grid, pca_plane
 
 _LAZY = {
     "log_ticks": "landform.views.figures",
     "shared_norm": "landform.views.figures",
     "plot_plane": "landform.views.figures",
     "plot_slice": "landform.views.figures",
+    "plot_path": "landform.views.figures",
+    "plot_surface": "landform.views.figures",
+    "surface_figure": "landform.views.figures",
     "plane_figure": "landform.views.figures",
     "new_figure": "landform.views.figures",
     "figure_to_rgb": "landform.views.figures",
@@ -62,10 +85,22 @@ _LAZY = {
     "default_levels": "landform.views.runs",
     "load_pool": "landform.views.runs",
     "volume_run_video": "landform.views.runs",
+    "load_three_minima": "landform.views.runs",
+    "ThreeMinima": "landform.views.runs",
+    "VIEW_KINDS": "landform.views.view",
+    "ViewResult": "landform.views.view",
+    "ViewSource": "landform.views.view",
+    "landscape_view": "landform.views.view",
+    "load_view_source": "landform.views.view",
+    "save_trajectory": "landform.views.view",
+    "load_trajectory": "landform.views.view",
+    "record_trajectory": "landform.views.view",
 }
 
 __all__ = [
     "PLANE_KINDS",
+    "RANDOM_RANGE",
+    "TrajectoryPlane",
     "Plane",
     "PlaneGrid",
     "PlaneLosses",
@@ -73,11 +108,17 @@ __all__ = [
     "direction_losses",
     "framing_grid",
     "interpolation_losses",
+    "path_grid",
+    "pca_plane",
     "plane_coordinates",
     "plane_grid",
     "plane_losses",
     "plane_points",
     "plane_through",
+    "random_plane",
+    "random_plane_losses",
+    "random_slice_losses",
+    "view_directions",
 ]
 __all__ += sorted(_LAZY)
 

@@ -8,6 +8,12 @@ canvas without touching pyplot's global state (safe in worker threads and headle
 Losses span orders of magnitude between the floor of a basin and the walls around it, so they
 are shown on a logarithmic colour scale (``LogNorm``); frames of one video share one scale
 (:func:`shared_norm`) so that colours mean the same loss in every frame.
+
+Planes of every kind are drawn by :func:`plot_plane`: through three points ("affine",
+"orthonormal"), along random directions ("random", :mod:`landform.views.random`) and of a
+trajectory's principal components ("pca", :mod:`landform.views.trajectory`, with the optimiser's
+path drawn by :func:`plot_path`). :func:`plot_surface` shows the same grid as a surface over the
+plane, its height log10 of the loss.
 """
 
 from __future__ import annotations
@@ -21,6 +27,20 @@ from landform.errors import ConfigError
 from landform.views.planes import PlaneLosses, SliceLosses
 
 DEFAULT_LABELS = ("θ0", "θ1", "θ2")
+KIND_LABELS = {"random": ("θ*",), "pca": ("end", "start")}
+AXIS_LABELS = {
+    "affine": ("a (θ0 → θ1)", "b (θ0 → θ2)"),
+    "orthonormal": ("distance along u (toward θ1)", "distance along v"),
+    "random": ("a (random direction 1)", "b (random direction 2)"),
+    "pca": ("principal component 1", "principal component 2"),
+}
+
+
+def _labels(losses: PlaneLosses, labels: Sequence[str] | None) -> Sequence[str] | None:
+    """The default labels fit three-point planes; other kinds get their own."""
+    if labels is DEFAULT_LABELS and len(losses.anchors) != len(DEFAULT_LABELS):
+        return KIND_LABELS.get(losses.kind, tuple(f"θ{p}" for p in range(len(losses.anchors))))
+    return labels
 
 
 def log_ticks(ax: Any, values: Sequence[float], axis: str = "x", fmt: Callable[[float], str] | None = None) -> None:
@@ -100,12 +120,17 @@ def plot_plane(
     colorbar: bool = True,
     title: str | None = None,
     show_values: bool = True,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    aspect: str | float | None = None,
 ):
     """Draw landscape ``index`` of ``losses`` on ``ax``: colour (log scale), contour lines and
-    the three points marked and labelled (with their loss when ``show_values``).
+    the plane's points (anchors) marked and labelled (with their loss when ``show_values``).
 
     ``norm`` defaults to :func:`shared_norm` of this landscape alone; pass one norm to every
-    frame of a series. Returns the colour mesh (for a colour bar elsewhere).
+    frame of a series. Axis labels follow the plane's kind unless given; ``aspect`` defaults to
+    "equal" (true proportions), except for "pca" planes, whose second component is often much
+    shorter than the first ("auto"). Returns the colour mesh (for a colour bar elsewhere).
     """
     from matplotlib import patheffects
 
@@ -123,6 +148,7 @@ def plot_plane(
             levels = np.linspace(norm.vmin, norm.vmax, contours + 2)[1:-1]
         ax.contour(losses.a, losses.b, shown, levels=levels, colors="white", linewidths=0.6, alpha=0.6)
     stroke = [patheffects.withStroke(linewidth=2.5, foreground="black")]
+    labels = _labels(losses, labels)
     if labels is not None:
         if len(labels) != len(losses.anchors):
             raise ConfigError(f"give {len(losses.anchors)} labels (one per point), got {len(labels)}")
@@ -144,18 +170,111 @@ def plot_plane(
             )
     ax.set_xlim(losses.a[0], losses.a[-1])
     ax.set_ylim(losses.b[0], losses.b[-1])
-    ax.set_aspect("equal", adjustable="box")
-    if losses.kind == "orthonormal":
-        ax.set_xlabel("distance along u (toward θ1)")
-        ax.set_ylabel("distance along v")
-    else:
-        ax.set_xlabel("a (θ0 → θ1)")
-        ax.set_ylabel("b (θ0 → θ2)")
+    aspect = aspect if aspect is not None else ("auto" if losses.kind == "pca" else "equal")
+    ax.set_aspect(aspect, adjustable="box")
+    default_x, default_y = AXIS_LABELS.get(losses.kind, AXIS_LABELS["affine"])
+    ax.set_xlabel(default_x if xlabel is None else xlabel)
+    ax.set_ylabel(default_y if ylabel is None else ylabel)
     size = losses.sizes[index]
     ax.set_title(title if title is not None else f"{size}-example landscape")
     if colorbar:
         ax.figure.colorbar(mesh, ax=ax, label="loss" if log else losses.metric)
     return mesh
+
+
+def plot_path(
+    ax: Any,
+    path: np.ndarray,
+    *,
+    color: str = "#ff5a36",
+    label: str | None = "training path",
+    markers: bool = True,
+):
+    """Draw a path (T, 2) of plane coordinates on ``ax`` (the optimiser's path projected on a
+    trajectory plane): a line through the points, its start marked by a square and its end by
+    a star. Returns the line."""
+    from matplotlib import patheffects
+
+    path = np.asarray(path, np.float64)
+    if path.ndim != 2 or path.shape[1] != 2:
+        raise ConfigError(f"a path must have shape (T, 2), got {path.shape}")
+    stroke = [patheffects.withStroke(linewidth=3.0, foreground="black")]
+    (line,) = ax.plot(
+        path[:, 0],
+        path[:, 1],
+        color=color,
+        lw=1.6,
+        marker="o" if markers else None,
+        ms=2.5,
+        label=label,
+        path_effects=stroke,
+        zorder=7,
+    )
+    ax.scatter(path[:1, 0], path[:1, 1], marker="s", s=40, c=color, edgecolors="black", zorder=8)
+    ax.scatter(path[-1:, 0], path[-1:, 1], marker="*", s=120, c=color, edgecolors="black", zorder=8)
+    return line
+
+
+def plot_surface(
+    ax: Any,
+    losses: PlaneLosses,
+    index: int = -1,
+    *,
+    norm=None,
+    cmap: str = "viridis",
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+):
+    """Draw landscape ``index`` of ``losses`` as a surface on a 3-D ``ax``
+    (``figure.add_subplot(projection="3d")``): height log10 L for losses (the metric itself
+    otherwise), coloured on the same log scale as :func:`plot_plane`. Returns the surface."""
+    if not -len(losses.sizes) <= index < len(losses.sizes):
+        raise ConfigError(f"landscape index {index} is out of range: the plane holds {len(losses.sizes)} landscapes")
+    values = losses.losses[index]
+    log = losses.metric == "loss"
+    norm = norm or shared_norm(values, log=log)
+    shown = _prepare(values, norm)
+    height = np.log10(shown) if log else shown
+    low, high = (np.log10(norm.vmin), np.log10(norm.vmax)) if log else (norm.vmin, norm.vmax)
+    ga, gb = np.meshgrid(losses.a, losses.b)
+    # faces coloured by their mean height: on log10 L a linear scale is the log colour scale
+    surface = ax.plot_surface(
+        ga, gb, height, cmap=cmap, vmin=low, vmax=high, rstride=1, cstride=1, linewidth=0, antialiased=False
+    )
+    default_x, default_y = AXIS_LABELS.get(losses.kind, AXIS_LABELS["affine"])
+    ax.set_xlabel(default_x if xlabel is None else xlabel, fontsize=8)
+    ax.set_ylabel(default_y if ylabel is None else ylabel, fontsize=8)
+    ax.set_zlabel("log10 loss" if log else losses.metric, fontsize=8)
+    ax.set_title(title if title is not None else f"{losses.sizes[index]}-example landscape")
+    return surface
+
+
+def surface_figure(
+    losses: PlaneLosses,
+    index: int = -1,
+    *,
+    norm=None,
+    title: str | None = None,
+    figsize: tuple[float, float] = (6.4, 5.6),
+    dpi: int = 100,
+    elevation: float = 35.0,
+    azimuth: float = -60.0,
+    **options: Any,
+):
+    """A figure of one landscape of a plane as a surface (see :func:`plot_surface`), with a
+    colour bar on the log scale."""
+    from matplotlib.cm import ScalarMappable
+
+    figure = new_figure(figsize, dpi)
+    ax = figure.add_subplot(1, 1, 1, projection="3d")
+    log = losses.metric == "loss"
+    norm = norm or shared_norm(losses.losses[index], log=log)
+    plot_surface(ax, losses, index, norm=norm, title=title, **options)
+    ax.view_init(elev=elevation, azim=azimuth)
+    mappable = ScalarMappable(norm=norm, cmap=options.get("cmap", "viridis"))
+    figure.colorbar(mappable, ax=ax, shrink=0.6, pad=0.1, label="loss" if log else losses.metric)
+    return figure
 
 
 def plot_slice(

@@ -142,6 +142,11 @@ def _points(vectors: jax.Array, mixing: jax.Array, ab: jax.Array) -> jax.Array:
     return weights[0] * vectors[0] + weights[1] * vectors[1] + weights[2] * vectors[2]
 
 
+def _mixed(vectors: jax.Array, mixing: jax.Array, column: int) -> jax.Array:
+    """Σ_j mixing[j, column]·vectors[j], elementwise (no reduced-precision dot)."""
+    return mixing[0, column] * vectors[0] + mixing[1, column] * vectors[1] + mixing[2, column] * vectors[2]
+
+
 def plane_points(plane: Plane, a: Any, b: Any) -> jax.Array:
     """θ(a, b) for coordinates of any (broadcastable) shape S: an array of shape S + (n,)."""
     a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
@@ -242,7 +247,10 @@ def _evaluate_coordinates(
     """Prefix means (P, len(sizes)) at the points ``mixing``-combined from ``ab`` (P, 2).
 
     Points are generated and evaluated in equal-width blocks (the last one padded), so one shape
-    is compiled; only the first max(sizes) examples are evaluated.
+    is compiled; only the first max(sizes) examples are evaluated. When the landscape reuses its
+    first layer (:meth:`Landscape.span`), the points are evaluated as origin + a·u + b·v of the
+    plane's origin and two directions, so the first layer's products are computed once for the
+    whole grid; its values equal plain evaluation up to float rounding.
     """
     if vectors.shape[1] != landscape.dim:
         raise ShapeError(f"the points live in R^{vectors.shape[1]} but the landscape has {landscape.dim} parameters")
@@ -254,6 +262,11 @@ def _evaluate_coordinates(
     mixing = mixing.astype(dtype)
     total = ab.shape[0]
     width = _block_width(target, target.num_examples, total)
+    span = None
+    if target.reuses_first_layer and target.span_bytes(2) <= target.memory_budget // 2:
+        origin, u, v = (_mixed(vectors, mixing, k) for k in range(3))  # θ(0, 0), ∂θ/∂a, ∂θ/∂b
+        span = target.span(origin, jnp.stack([u, v]))
+        rows = jnp.tile(jnp.arange(2, dtype=jnp.int32)[None], (width, 1))
     out = np.empty((total, len(sizes)), dtype=np.float64)
     with track(progress, description, total) as bar:
         for start in range(0, total, width):
@@ -261,8 +274,12 @@ def _evaluate_coordinates(
             count = block.shape[0]
             if count < width:
                 block = np.concatenate([block, np.repeat(block[-1:], width - count, axis=0)])
-            thetas = _points(vectors, mixing, jnp.asarray(block, dtype))
-            values = _prefix_means(target.per_example_batch(thetas, metric=metric), sizes)
+            coordinates = jnp.asarray(block, dtype)
+            if span is None:
+                per_example = target.per_example_batch(_points(vectors, mixing, coordinates), metric=metric)
+            else:
+                per_example = span.per_example(rows, coordinates, metric=metric)
+            values = _prefix_means(per_example, sizes)
             out[start : start + count] = np.asarray(values, dtype=np.float64)[:count]
             bar.advance(count)
     return out

@@ -261,6 +261,51 @@ def default_levels(run: VolumeRun, model_seed: int | None = None) -> tuple[int, 
     return levels[0], levels[len(levels) // 2], levels[-1]
 
 
+class ThreeMinima(NamedTuple):
+    """Three minima of one seed of a volume run, loaded: the spanning points of a plane."""
+
+    run: VolumeRun
+    minima: tuple[Minimum, Minimum, Minimum]
+    model: Any  # the model (shared)
+    params: Any  # the first minimum's parameters (the landscape's centre)
+    thetas: Any  # (3, n) flat parameters
+    seed: int
+    levels: tuple[int, int, int]
+
+
+def load_three_minima(
+    folder: str | os.PathLike | VolumeRun,
+    levels: tuple[int, int, int] | None = None,
+    *,
+    model_seed: int | None = None,
+    arm: str | None = None,
+) -> ThreeMinima:
+    """The minima of ``levels`` (default :func:`default_levels`) of ``model_seed`` and ``arm``,
+    loaded; they must share one data stage and one model."""
+    import jax.numpy as jnp
+
+    from landform.errors import ConfigError
+    from landform.flat import ravel
+    from landform.train import load_trained
+
+    run = folder if isinstance(folder, VolumeRun) else read_volume_run(folder)
+    seed = run.seed_pairs[0][0] if model_seed is None else int(model_seed)
+    levels = default_levels(run, seed) if levels is None else tuple(int(q) for q in levels)
+    if len(levels) != 3 or len(set(levels)) != 3:
+        raise ConfigError(f"give three distinct levels for the plane's three minima, got {list(levels)}")
+    minima = tuple(find_minimum(run, q, model_seed=seed, arm=arm) for q in levels)
+    if len({m.data_file for m in minima}) != 1:
+        raise RunFolderError("the three minima were trained on different data stages; pick minima of one seed")
+    thetas, model, centre = [], None, None
+    for minimum in minima:
+        loaded, params, _ = load_trained(minimum.model_folder, model=model)
+        model, centre = model or loaded, centre or params
+        thetas.append(ravel(params)[0])
+    if len({t.shape for t in thetas}) != 1:
+        raise RunFolderError("the three minima have different numbers of parameters; they are not one model")
+    return ThreeMinima(run, minima, model, centre, jnp.stack(thetas), seed, levels)
+
+
 def volume_run_video(
     folder: str | os.PathLike,
     levels: tuple[int, int, int] | None = None,
@@ -282,33 +327,18 @@ def volume_run_video(
     path stem (default ``<run>/figures/plane_seed<S>_levels<q0>-<q1>-<q2>``). Returns
     ``{format: path}``.
     """
-    import jax.numpy as jnp
-
-    from landform.errors import ConfigError
-    from landform.flat import ravel
     from landform.landscape import Landscape
-    from landform.train import load_trained
     from landform.views.planes import framing_grid, plane_through
     from landform.views.video import landscape_video
 
-    run = read_volume_run(folder)
-    seed = run.seed_pairs[0][0] if model_seed is None else int(model_seed)
-    levels = default_levels(run, seed) if levels is None else tuple(int(q) for q in levels)
-    if len(levels) != 3 or len(set(levels)) != 3:
-        raise ConfigError(f"give three distinct levels for the plane's three minima, got {list(levels)}")
-    minima = [find_minimum(run, q, model_seed=seed, arm=arm) for q in levels]
-    if len({m.data_file for m in minima}) != 1:
-        raise RunFolderError("the three minima were trained on different data stages; pick minima of one seed")
-    thetas, model, centre = [], None, None
-    for minimum in minima:
-        loaded, params, _ = load_trained(minimum.model_folder, model=model)
-        model, centre = model or loaded, centre or params
-        thetas.append(ravel(params)[0])
-    if len({t.shape for t in thetas}) != 1:
-        raise RunFolderError("the three minima have different numbers of parameters; they are not one model")
+    three = load_three_minima(folder, levels, model_seed=model_seed, arm=arm)
+    run, minima, model, centre, thetas = three.run, three.minima, three.model, three.params, three.thetas
+    seed, levels = three.seed, three.levels
     sizes = sorted(set(run.sizes))
     x, y = load_pool(minima[0], max(sizes))
-    land = Landscape.from_apply(model.apply, centre, x, y, run.loss, expected_input_shape=model.input_shape)
+    land = Landscape.from_apply(
+        model.apply, centre, x, y, run.loss, expected_input_shape=model.input_shape, first_layer=model.first_layer
+    )
     plane = plane_through(*thetas, kind=kind)
     stem = (
         Path(out)
@@ -317,7 +347,7 @@ def volume_run_video(
     )
     return landscape_video(
         land,
-        jnp.stack(thetas),
+        thetas,
         sizes,
         stem,
         grid=framing_grid(plane, resolution),
