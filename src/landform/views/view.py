@@ -316,7 +316,7 @@ def _trajectory_for(
     if trajectory is not None:
         log(f"trajectory: {trajectory}")
         return load_trajectory(trajectory)
-    cached = out / f"trajectory_{source.label}.npz"
+    cached = out / f"trajectory_{source.label}_every{record_every}.npz"
     for candidate in (source.trajectory, cached):
         if candidate is not None and candidate.is_file():
             log(f"trajectory: {candidate} (recorded earlier)")
