@@ -10,7 +10,9 @@ and downloaded from their public source only when missing; without network acces
 fails within seconds with :class:`~landform.errors.DataUnavailableError`, which names the folder
 and files to provide.
 
-Load by name with :func:`load`; list everything with :func:`catalog`.
+Load by name with :func:`load`; list everything with :func:`catalog`. Datasets of the user's own
+are functions named by import path (``load("my_package.my_data:make")``) or registered with
+:func:`register`; what they return becomes a :class:`Dataset` by :func:`as_dataset`.
 """
 
 from landform.data.base import Dataset, Split, Task
@@ -39,7 +41,7 @@ from landform.data.manipulate import (
     poison_labels,
     replace_split,
 )
-from landform.data.registry import catalog, load, names
+from landform.data.registry import as_dataset, catalog, load, names, register
 from landform.data.sources import data_dir, dataset_folder, fetch, is_available
 from landform.data.synthetic import (
     modular_addition,
@@ -66,6 +68,7 @@ __all__ = [
     "Split",
     "Task",
     "TeacherNetwork",
+    "as_dataset",
     "balanced_indices",
     "catalog",
     "cifar10",
@@ -100,6 +103,7 @@ __all__ = [
     "read_idx",
     "read_svhn_mat",
     "read_uci",
+    "register",
     "replace_split",
     "rmse_in_original_units",
     "shakespeare",

@@ -1,14 +1,30 @@
-"""The dataset registry: load any dataset by name and list what exists and what is local."""
+"""The dataset registry: load any dataset by name and list what exists and what is local.
+
+Besides the built-in datasets, :func:`load` takes datasets of the user's own: a function named by
+import path (``"my_package.my_data:make"``, or ``"path/to/file.py:make"``) or registered with
+:func:`register`. Such a function takes keyword options and returns a :class:`Dataset`, or its
+splits as a mapping ``{"train": split, "test": split, ...}`` where each split is a
+:class:`Split` or an ``(x, y)`` pair of arrays (see :func:`as_dataset`).
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib
+import importlib.util
 import inspect
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from landform.data import images, synthetic, text, toy, uci
-from landform.data.base import Dataset
+from landform.data.base import Dataset, Split
 from landform.data.sources import SOURCES, UCI_NAMES, describe_source
 from landform.errors import ConfigError, UnknownNameError
 
@@ -21,6 +37,7 @@ class Entry:
     loader: Callable[..., Dataset]
     description: str
     source: str | None = None
+    user: bool = False  # registered with register(): its source is fingerprinted in stage keys
 
 
 def _uci_loader(name: str) -> Callable[..., Dataset]:
@@ -64,17 +81,215 @@ def names() -> list[str]:
     return sorted(REGISTRY)
 
 
+def _key(name: str) -> str:
+    return str(name).strip().lower().replace("-", "_")
+
+
 def _entry(name: str) -> Entry:
-    key = str(name).strip().lower().replace("-", "_")
+    if is_import_path(name):
+        loader = resolve_function(name)
+        return Entry(name, loader, f"{name} (a dataset of your own)", None, True)
+    key = _key(name)
     if key not in REGISTRY:
-        raise UnknownNameError("dataset", name, REGISTRY)
+        raise UnknownNameError("dataset", name, [*REGISTRY, "module:function (a function of your own)"])
     return REGISTRY[key]
+
+
+def register(name: str, loader: Callable[..., Any], description: str = "", *, replace: bool = False) -> Callable:
+    """Make ``loader`` loadable as ``load(name, **options)`` and usable in configs as
+    ``dataset: <name>``.
+
+    ``loader(**options)`` returns a :class:`Dataset` or its splits (see :func:`as_dataset`); a
+    ``seed`` parameter, when it has one, receives the data seed of the volume study. Built-in
+    names cannot be taken; registering a name twice needs ``replace=True``. Returns ``loader``.
+    A registration lives in the Python process that made it (configs run from Python after the
+    registering module is imported); ``dataset: module:function`` needs no registration.
+    """
+    key = _key(name)
+    if not key.isidentifier():
+        raise ConfigError(f"a registered dataset name must be an identifier such as 'my_data', got {name!r}")
+    if not callable(loader):
+        raise ConfigError(f"register({name!r}, ...) needs a function that returns a dataset, got {loader!r}")
+    existing = REGISTRY.get(key)
+    if existing is not None and not existing.user:
+        raise ConfigError(f"{key!r} is a built-in dataset; register yours under another name")
+    if existing is not None and existing.loader is not loader and not replace:
+        raise ConfigError(f"dataset name {key!r} is already registered; pass replace=True to replace it")
+    REGISTRY[key] = Entry(key, loader, description or f"{key} (registered)", None, True)
+    return loader
+
+
+def is_import_path(reference: Any) -> bool:
+    """Whether ``reference`` looks like ``module:function`` (or ``file.py:function``)."""
+    if not isinstance(reference, str) or reference.count(":") != 1:
+        return False
+    module, function = reference.split(":")
+    return bool(module.strip()) and function.strip().isidentifier()
+
+
+def resolve_function(reference: str, what: str = "dataset") -> Callable[..., Any]:
+    """The function named by ``module:function`` (the module imported as Python would, with the
+    working directory on the path, as ``python -m`` has it) or ``path/to/file.py:function`` (that
+    file loaded as a module). Raises :class:`ConfigError` (one line, starting with ``what`` and
+    ``reference``) when the module does not import or has no such function."""
+    if not is_import_path(reference):
+        raise ConfigError(
+            f"{what} {reference!r} is not an import path; write 'package.module:function' or 'path/to/file.py:function'"
+        )
+    module_name, function_name = (part.strip() for part in reference.split(":"))
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name).expanduser().resolve()
+            if not path.is_file():
+                raise ConfigError(f"{what} {reference!r}: the file {str(path)!r} does not exist")
+            unique = "landform_user_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+            module = sys.modules.get(unique)
+            if module is None or _changed(module):
+                spec = importlib.util.spec_from_file_location(unique, path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[unique] = module
+                try:
+                    spec.loader.exec_module(module)
+                except BaseException:
+                    del sys.modules[unique]
+                    raise
+                _LOADED[unique] = _stat(module)
+        else:
+            if os.getcwd() not in sys.path and "" not in sys.path:
+                sys.path.append(os.getcwd())
+            module = importlib.import_module(module_name)
+            if module_name not in _LOADED:
+                _LOADED[module_name] = _stat(module)
+            elif _changed(module, module_name):
+                module = importlib.reload(module)
+                _LOADED[module_name] = _stat(module)
+    except ConfigError:
+        raise
+    except Exception as error:
+        raise ConfigError(
+            f"{what} {reference!r}: module {module_name!r} cannot be imported ({one_line(error)}); give "
+            "'package.module:function' importable from the working directory, or 'path/to/file.py:function'"
+        ) from None
+    function = getattr(module, function_name, None)
+    if function is None:
+        raise ConfigError(f"{what} {reference!r}: module {module_name!r} has no attribute {function_name!r}")
+    if not callable(function):
+        raise ConfigError(f"{what} {reference!r} is a {type(function).__name__}, not a function")
+    return function
+
+
+#: (size, modification time) of the source file of each module :func:`resolve_function` loaded,
+#: when it loaded it: a module whose file changed since is loaded again, so that the code that
+#: runs is the code whose fingerprint keys the stages (a long-lived session sees the user's edits).
+_LOADED: dict[str, tuple[int, int] | None] = {}
+
+
+def _stat(module: Any) -> tuple[int, int] | None:
+    path = getattr(module, "__file__", None)
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
+        return None
+    return None if stat is None else (stat.st_size, stat.st_mtime_ns)
+
+
+def _changed(module: Any, name: str | None = None) -> bool:
+    recorded = _LOADED.get(name or module.__name__)
+    return recorded is not None and _stat(module) != recorded
+
+
+def one_line(error: BaseException) -> str:
+    """``"ErrorType: first line of the message"``."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, size: int, modified: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def source_fingerprint(function: Callable[..., Any]) -> str:
+    """SHA-256 of the source file of the module that defines ``function`` (of the function's own
+    source when the module has no file; of its qualified name when neither can be read)."""
+    target = inspect.unwrap(function)
+    try:
+        path = inspect.getsourcefile(target) or inspect.getfile(target)
+    except TypeError:
+        path = None
+    if path and os.path.isfile(path):
+        stat = os.stat(path)
+        return _file_digest(os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    try:
+        text = inspect.getsource(target)
+    except (OSError, TypeError):
+        text = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def dataset_fingerprint(name: str) -> str | None:
+    """:func:`source_fingerprint` of a user's dataset function (an import path or a registered
+    name); None for built-in datasets and names that are neither."""
+    if is_import_path(name):
+        return source_fingerprint(resolve_function(name))
+    entry = REGISTRY.get(_key(name))
+    if entry is None or not entry.user:
+        return None
+    return source_fingerprint(entry.loader)
+
+
+def _as_split(value: Any, name: str, source: str) -> Split:
+    if isinstance(value, Split):
+        return value
+    if isinstance(value, tuple | list) and len(value) == 2:
+        x, y = (np.asarray(part) for part in value)
+        if x.dtype.kind == "f":
+            x = x.astype(np.float32)
+        if y.dtype.kind == "f":
+            y = y.astype(np.float32)
+        elif y.dtype.kind in "iub":
+            y = y.astype(np.int32)
+        return Split(x, y)
+    raise ConfigError(
+        f"dataset {source!r}: split {name!r} is a {type(value).__name__}; give a landform.data.Split or an (x, y) pair"
+    )
+
+
+def as_dataset(value: Any, source: str) -> Dataset:
+    """What a user's dataset function returned, as a :class:`Dataset`.
+
+    A :class:`Dataset` is kept. A mapping of split names to :class:`Split` or ``(x, y)`` pairs
+    (floating arrays become float32, integer labels int32) needs a ``"train"`` split; integer
+    labels make a classification task with ``max + 1`` classes, anything else regression.
+    Anything else is a :class:`ConfigError` naming what came back.
+    """
+    if isinstance(value, Dataset):
+        return value
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(
+            f"dataset {source!r} returned a {type(value).__name__}; return a landform.data.Dataset or a mapping "
+            "{'train': (x, y), 'test': (x, y), ...} of splits"
+        )
+    splits = {str(name): _as_split(split, str(name), source) for name, split in value.items()}
+    if "train" not in splits:
+        raise ConfigError(f"dataset {source!r} returned splits {sorted(splits)}; a 'train' split is needed")
+    for name, split in splits.items():
+        split.check_finite(f"{source} {name}")
+    labels = splits["train"].y
+    if labels.dtype.kind in "iu":
+        classes = int(max(int(split.y.max(initial=0)) for split in splits.values())) + 1
+        task, num_classes = ("classification", classes)
+    else:
+        task, num_classes = ("regression", None)
+    return Dataset(source, task, splits, num_classes, info={"source": source})
 
 
 def load(name: str, /, **options: Any) -> Dataset:
     """Load dataset ``name`` with its loader's keyword ``options``.
 
-    Names are case-insensitive and "-" may stand for "_" (``fashion-mnist``). Raises
+    Names are case-insensitive and "-" may stand for "_" (``fashion-mnist``). ``name`` may also
+    be an import path ``module:function`` or a name given to :func:`register` (a dataset of the
+    user's own; its result goes through :func:`as_dataset`). Raises
     :class:`~landform.errors.UnknownNameError` listing the known names, and
     :class:`~landform.errors.ConfigError` for options the loader does not take.
     """
@@ -87,7 +302,15 @@ def load(name: str, /, **options: Any) -> Dataset:
             f"dataset {entry.name!r} does not accept options {sorted(options)} ({error}); "
             f"its options are: {', '.join(signature.parameters)}"
         ) from None
-    return entry.loader(**options)
+    if not entry.user:
+        return entry.loader(**options)
+    try:
+        value = entry.loader(**options)
+    except ConfigError:
+        raise
+    except Exception as error:
+        raise ConfigError(f"dataset {entry.name!r} failed: {one_line(error)}") from error
+    return as_dataset(value, entry.name)
 
 
 def catalog() -> list[dict[str, Any]]:

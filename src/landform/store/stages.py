@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from landform.files import input_hash
+from landform.models.factory import source_fingerprints
 from landform.store.claims import hostname, pid_alive
 from landform.store.folder import RunFolder
 
@@ -62,6 +63,13 @@ class StageResult(NamedTuple):
 
 
 def stage_key(name: str, inputs: Any) -> str:
+    """The hash a stage's folder is named by: of its name, its inputs and, when the inputs name
+    models or datasets of the user's own (factories, registered names), the fingerprints of their
+    source files (:func:`landform.models.factory.source_fingerprints`), so that editing that code
+    recomputes the stage instead of reusing what the old code made."""
+    sources = source_fingerprints(inputs)
+    if sources:
+        return input_hash({"stage": name, "inputs": inputs, "sources": sources})
     return input_hash({"stage": name, "inputs": inputs})
 
 

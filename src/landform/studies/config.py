@@ -79,14 +79,48 @@ def resolve_variant(raw: dict, variant: str | None) -> dict:
 
 
 def validate(model: type[BaseModel], settings: dict, source: str = "config") -> BaseModel:
-    """Validate ``settings`` against ``model``; errors name each field and what was wrong."""
+    """Validate ``settings`` against ``model``; errors name each field and what was wrong.
+
+    Models and datasets of the user's own named by import path (``factory: module:function``,
+    ``dataset: module:function``) are imported now, so a path that does not import fails here,
+    before any work, with a :class:`ConfigError` naming the field.
+    """
     try:
-        return model.model_validate(settings)
+        validated = model.model_validate(settings)
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in e.errors()
         )
         raise ConfigError(f"{source} is invalid: {problems}") from None
+    check_references(settings, source)
+    return validated
+
+
+def check_references(settings: Any, source: str = "config", where: str = "") -> None:
+    """Import every ``factory`` and every import-path ``dataset`` named in ``settings``;
+    :class:`ConfigError` ("<source>: <field>: <why>") for the first that does not import."""
+    from landform.data.registry import is_import_path
+    from landform.models.factory import resolve
+
+    if isinstance(settings, dict):
+        for key, value in settings.items():
+            field = f"{where}.{key}" if where else str(key)
+            if key == "factory" and isinstance(value, str):
+                _resolved(resolve, value, "model factory", source, field)
+            elif key == "dataset" and is_import_path(value):
+                _resolved(resolve, value, "dataset", source, field)
+            else:
+                check_references(value, source, field)
+    elif isinstance(settings, list):
+        for index, value in enumerate(settings):
+            check_references(value, source, f"{where}[{index}]")
+
+
+def _resolved(resolve, reference: str, what: str, source: str, field: str) -> None:
+    try:
+        resolve(reference, what)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {field}: {error}") from None
 
 
 def get_path(settings: dict, path: str) -> Any:
