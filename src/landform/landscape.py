@@ -637,9 +637,10 @@ class Span:
             self._examples = min(examples, n)
             count = math.ceil(n / self._examples)
             self._padded = count * self._examples
-            key = ("span-first", self._examples)
+            vectors = _vectors_for(landscape, self._examples, basis.shape[0])
+            key = ("span-first", self._examples, vectors)
             if key not in landscape._compiled:
-                landscape._compiled[key] = _first_outputs_fn(landscape._split.first, count, self._padded)
+                landscape._compiled[key] = _first_outputs_fn(landscape._split.first, self._padded, vectors)
             xs, ys = landscape._chunked_data(self._examples)
             if count == 1:
                 xs, ys = xs[None], ys
@@ -687,8 +688,9 @@ def _combine(origin, basis, rows, coefficients):
     return origin[None] + jnp.einsum("pm,pmn->pn", coefficients, basis[rows])
 
 
-def _first_outputs_fn(first, count: int, padded: int):
-    """(origin, basis, xs) -> (z_1(origin) (padded, ...), z_1(basis) (k, padded, ...)) over example chunks."""
+def _first_outputs_fn(first, padded: int, vectors: int):
+    """(origin, basis, xs) -> (z_1(origin) (padded, ...), z_1(basis) (k, padded, ...)) over example
+    chunks, ``vectors`` basis vectors at a time."""
 
     def outputs(vector, xs):
         values = jax.lax.map(lambda chunk: first(vector, chunk), xs)
@@ -696,7 +698,7 @@ def _first_outputs_fn(first, count: int, padded: int):
 
     @jax.jit
     def run(origin, basis, xs):
-        return outputs(origin, xs), jax.lax.map(lambda b: outputs(b, xs), basis)
+        return outputs(origin, xs), jax.lax.map(lambda b: outputs(b, xs), basis, batch_size=vectors)
 
     return run
 
