@@ -7,7 +7,8 @@ examples, τ = 0.1 and the same filter-normalised directions for every method:
 (a) the paper's protocol as its code does it (Fan, Sandlund, Ko 2025, arXiv 2511.04808): a
     100-point coefficient grid, one direction at a time, each landscape separately, every grid
     point evaluated (:func:`landform.volume.grid_radii` with ``one_at_a_time=True``);
-(b) landform's default (:func:`landform.volume.exit_radii`): bracketing search to relative
+(b) landform's default (:func:`landform.volume.exit_radii`), reusing the first layer's products
+    along each ray (``--no-reuse`` evaluates every point in full): bracketing search to relative
     tolerance 1e-3 that also checks below each exit for an earlier crossing (its default
     ``resolution``, or ``--resolution``), all rays in lockstep, both landscapes from one set of
     evaluations;
@@ -47,6 +48,7 @@ from landform.volume import exit_radii, grid_radii, random_directions
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOPS_PER_EXAMPLE = 2 * (784 * 256 + 256 * 128 + 128 * 10)  # multiply-adds of the three layers
+FIRST_LAYER_FLOPS = 2 * 784 * 256
 WARMUP_OFFSET = 1_000_000  # warm-up directions come from indices far from the measured ones
 
 
@@ -80,7 +82,7 @@ def build_model():
         from landform.models import mlp
 
         model = mlp(input_shape=(784,), hidden=[256, 128], outputs=10)
-        return model.init, model.apply, model.unit_axis
+        return model.init, model.apply, model.unit_axis, model.first_layer
     except ImportError:  # a plain-JAX MLP in Flax layout (kernels (in, out))
 
         def init(key):
@@ -101,7 +103,7 @@ def build_model():
                     x = jax.nn.relu(x)
             return x
 
-        return init, apply, -1
+        return init, apply, -1, None
 
 
 def train(init, apply, x, y, epochs: int, seed: int):
@@ -191,13 +193,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each method (the best counts)")
+    parser.add_argument("--no-reuse", action="store_true", help="(b) without first-layer reuse, as before it existed")
     args = parser.parse_args()
 
     x, y = mnist_train(args.examples)
-    init, apply, unit_axis = build_model()
+    init, apply, unit_axis, first_layer = build_model()
     params, train_seconds = timed(lambda: jax.block_until_ready(train(init, apply, x, y, args.epochs, args.seed)))
-    landscape = Landscape.from_apply(apply, params, x, y, "cross_entropy")
-    small = landscape.subset(args.small)
+    if args.no_reuse:
+        first_layer = None
+    # (b) reuses the first layer along rays where the model allows it; (a) evaluates every point
+    # in full, as the paper's code does
+    landscape = Landscape.from_apply(apply, params, x, y, "cross_entropy", first_layer=first_layer)
+    paper = landscape.without_first_layer()
+    small = paper.subset(args.small)
     theta = landscape.theta
     directions = random_directions(
         jax.random.key(args.seed + 7), theta, params, normalization=args.normalization, unit_axis=unit_axis
@@ -211,7 +219,7 @@ def main() -> None:
     # warm-up on other directions: compile every shape the measured runs use (the same number of
     # directions gives the same chunks)
     warm = WARMUP_OFFSET + np.arange(args.directions)
-    for land in (landscape, small):
+    for land in (paper, small):
         grid_radii(land, directions, warm[:1], tau, coefficients=grid, one_at_a_time=True)
     exit_radii(landscape, directions, warm, tau, sizes=sizes, **search)
     exit_radii(landscape, directions, warm, tau, **search)
@@ -219,7 +227,7 @@ def main() -> None:
     # (a) the paper's protocol, each landscape separately
     k_a, k_b, r = args.grid_directions, args.directions, args.repeats
     grid_large, t_a_large, peak_a, top_a = measured(
-        lambda: grid_radii(landscape, directions, k_a, tau, coefficients=grid, one_at_a_time=True), r
+        lambda: grid_radii(paper, directions, k_a, tau, coefficients=grid, one_at_a_time=True), r
     )
     grid_small, t_a_small, _, top_a_small = measured(
         lambda: grid_radii(small, directions, k_a, tau, coefficients=grid, one_at_a_time=True), r
@@ -259,8 +267,17 @@ def main() -> None:
     peak = max(top_a, top_a_small, top_b, top_nested)
     large, tiny = args.examples, args.small
     evals_alone = alone.example_evaluations / large
-    useful = FLOPS_PER_EXAMPLE * float(np.sum(alone.example_evaluations))
-    useful_nested = FLOPS_PER_EXAMPLE * float(np.sum(nested.example_evaluations))
+
+    def useful_flops(result):
+        """FLOPs the method needed: with reuse, the first layer once per ray on the largest
+        landscape plus the rest of the network per evaluated example."""
+        examples = float(np.sum(result.example_evaluations))
+        if not landscape.reuses_first_layer:
+            return FLOPS_PER_EXAMPLE * examples
+        return FIRST_LAYER_FLOPS * large * result.radii.shape[0] + (FLOPS_PER_EXAMPLE - FIRST_LAYER_FLOPS) * examples
+
+    useful = useful_flops(alone)
+    useful_nested = useful_flops(nested)
     useful_grid = FLOPS_PER_EXAMPLE * float(np.sum(grid_large.example_evaluations))
     per_direction = {
         "a_grid_large": t_a_large / k_a,
@@ -275,6 +292,7 @@ def main() -> None:
         "parameters": int(theta.shape[0]),
         "perturbed_parameters": directions.dimension,
         "normalization": args.normalization,
+        "b_reuses_first_layer": landscape.reuses_first_layer,
         "threshold": tau,
         "landscapes": sizes,
         "loss_at_minimum": {str(k): float(v) for k, v in zip(sizes, nested.center_values)},

@@ -433,6 +433,18 @@ def test_grid_protocol_matches_a_hand_computed_case():
     np.testing.assert_array_equal(one.radii, result.radii)
     default = grid_radii(landscape, d, 6, tau, max_radius=1.0, num_points=11)
     np.testing.assert_allclose(default.radii, result.radii)
+    assert set(result.status_names()[:, 0, 0]) == {"resolved", "censored"}
+
+
+def test_a_grid_too_coarse_for_the_exits_flags_them_unresolved():
+    """Every exit below the first positive grid point: the grid only bounds it by (0, c_1]."""
+    landscape = Landscape.from_function(lambda th: jnp.sum(th * th), N, theta=jnp.zeros(N))
+    d = random_directions(jax.random.key(5), jnp.zeros(N), normalization="none")
+    tau = float(N)  # exits near c ≈ 1, below the first grid point 500/99
+    coarse = grid_radii(landscape, d, 6, tau, max_radius=500.0, num_points=100)
+    assert set(coarse.status_names()[:, 0, 0]) == {"unresolved"}
+    np.testing.assert_allclose(coarse.radii[:, 0, 0], 500.0 / 99)
+    np.testing.assert_array_equal(coarse.lower[:, 0, 0], 0.0)
 
 
 def test_nested_landscapes_equal_separate_computations(mlp_landscape):

@@ -21,6 +21,7 @@ from landform.volume.radii import (
     CENSORED,
     OUTSIDE,
     RESOLVED,
+    UNRESOLVED,
     Evaluator,
     ExitRadii,
     RadiusSettings,
@@ -155,7 +156,9 @@ def _first_crossings(grid: np.ndarray, e: np.ndarray, outside_by: np.ndarray):
 
     radius = c_j for the first j with e > 0, bracket [c_{j−1}, c_j] (lower 0 when j = 0); no
     crossing: censored, radius = lower = c_{P−1}, upper = inf; θ* outside (outside_by (Q, T) > 0):
-    status outside, radius = lower = upper = 0.
+    status outside, radius = lower = upper = 0. A crossing at the first positive grid point
+    (lower bound 0) is "unresolved": the grid says only that the exit lies somewhere in (0, c_j],
+    so the radius (c_j) may overestimate it by any factor; choose a smaller ``max_radius``.
     """
     K, _, Q, T = e.shape
     crossed = e > 0
@@ -166,6 +169,7 @@ def _first_crossings(grid: np.ndarray, e: np.ndarray, outside_by: np.ndarray):
     upper = radii.copy()
     status = np.full((K, Q, T), RESOLVED, np.int8)
     status[~any_cross] = CENSORED
+    status[any_cross & (lower <= 0)] = UNRESOLVED
     radii = np.where(any_cross, radii, grid[-1])
     lower = np.where(any_cross, lower, grid[-1])
     upper = np.where(any_cross, upper, np.inf)
