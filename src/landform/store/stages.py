@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from landform.files import input_hash
-from landform.models.factory import source_fingerprints
 from landform.store.claims import hostname, pid_alive
 from landform.store.folder import RunFolder
 
@@ -67,6 +66,8 @@ def stage_key(name: str, inputs: Any) -> str:
     models or datasets of the user's own (factories, registered names), the fingerprints of their
     source files (:func:`landform.models.factory.source_fingerprints`), so that editing that code
     recomputes the stage instead of reusing what the old code made."""
+    from landform.models.factory import source_fingerprints  # here: the store imports without JAX
+
     sources = source_fingerprints(inputs)
     if sources:
         return input_hash({"stage": name, "inputs": inputs, "sources": sources})
