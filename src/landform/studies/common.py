@@ -2,7 +2,9 @@
 
 - :class:`DataSpec` and :func:`data_stage`: a dataset's train / validation / test splits,
   cached as one stage (the paths and tunnels studies).
-- :func:`make_model`: a zoo model for inputs of a given shape, optionally with a learned σ.
+- :func:`make_model`: the model a config names (a zoo name, a registered name, or a factory of
+  the user's own, ``{factory: module:function, options: {...}}``; see
+  :mod:`landform.models.factory`) for inputs of a given shape, optionally with a learned σ.
 - :func:`curve_stage` and :func:`load_curve`: one trained Bézier curve or polychain, cached, so
   that a curve trained by the paths study is reused by the tunnels study in a shared cache.
 - :func:`log_linear_fit` and :func:`power_law_fit`: least squares of log y = log a + b·log x.
@@ -38,7 +40,10 @@ SPLITS = ("train", "validation", "test")
 
 
 class DataSpec(Strict):
-    """A dataset and its splits: the loader's options, an optional validation hold-out and sizes."""
+    """A dataset and its splits: the loader's options, an optional validation hold-out and sizes.
+
+    ``dataset`` is a built-in or registered name, or a function of the user's own by import path
+    (``my_package.data:make`` or ``path/to/file.py:make``; see :func:`landform.data.load`)."""
 
     dataset: str
     options: dict[str, Any] = Field(default_factory=dict)
@@ -90,8 +95,10 @@ def load_data(stage: StageResult) -> dict[str, Split]:
 
 
 def make_model(model_spec: dict, input_shape: Sequence[int], learned_sigma: float | None = None) -> Model:
-    """The zoo model of ``model_spec`` for inputs of ``input_shape``; wrapped with a learned σ
-    (initial value ``learned_sigma``) for regression when it is given."""
+    """The model of ``model_spec`` (anything :func:`landform.models.build` takes: a zoo or
+    registered name with its arguments, or ``{"factory": ..., "options": ...}``) for inputs of
+    ``input_shape``; wrapped with a learned σ (initial value ``learned_sigma``) for regression
+    when it is given."""
     model = build({**model_spec, "input_shape": list(input_shape)})
     return with_learned_sigma(model, learned_sigma) if learned_sigma else model
 
