@@ -31,6 +31,9 @@ alone.
 - Cost: on a trained MNIST MLP (235k parameters) rays after the pilot need about 4 evaluations of
   the 6,000-example landscape to find the exit at tolerance 1e-3, plus the check (1 more at the
   default resolution 0.5), against 100 for the paper's grid (see ``benchmarks/volume_vs_grid.py``).
+  When the model's first layer is reused along rays (:class:`landform.landscape.Span`), the first
+  evaluation of a ray costs about one full evaluation and every further one only the rest of the
+  network (15 % for that MLP; ``benchmarks/first_layer_reuse.py``).
 - Accuracy of a log-volume: log V = n·log ρ + ..., so a relative radius error ε moves it by about
   n·ε; the reported radius is interpolated inside the certified bracket and is usually far more
   accurate than the tolerance, but for volume comparisons in n dimensions choose tolerances with
