@@ -79,7 +79,7 @@ class LLCEstimate(NamedTuple):
         gamma: γ, the strength of the tether to w*.
         step_size: ε.
         burn_in: steps discarded at the start of each chain.
-        batch_size: examples per gradient (None: all).
+        batch_size: examples per gradient (None: all, exact gradients).
         drifting: (C,) True for each chain whose ``drift`` exceeds the tolerance.
         undersampled: (C,) True for each chain whose kept draws hold fewer than
             :data:`MIN_EFFECTIVE_SAMPLES` effective samples.
@@ -170,7 +170,7 @@ def local_learning_coefficient(
         step_size: ε (default 0.05 / (nβ λ_max + γ)).
         gamma: γ, the tether's strength.
         beta: β (default 1 / log n).
-        batch_size: examples per stochastic gradient (default all: exact gradients).
+        batch_size: examples per stochastic gradient (default, or at least n: all, exact gradients).
         num_examples: n in nβ and 1/log n (default the landscape's number of examples; give it
             for a landscape built from a function, which has one).
         drift_tolerance: the drift diagnostic's threshold, in standard deviations.
@@ -203,6 +203,8 @@ def local_learning_coefficient(
     if not step_size > 0:
         raise ConfigError(f"step_size must be positive, got {step_size}")
 
+    if batch_size is not None and landscape.x is not None and batch_size >= landscape.num_examples:
+        batch_size = None  # a batch of all the examples: exact gradients
     full_value_and_grad, data = loss_and_gradient(landscape, theta, width=chains)
     center = float(full_value_and_grad(theta, *data)[0])
     if batch_size is None:
@@ -211,8 +213,8 @@ def local_learning_coefficient(
     else:
         if landscape.x is None:
             raise ConfigError("a landscape built from a function has no examples to draw minibatches from")
-        if not 1 <= batch_size <= landscape.num_examples:
-            raise ConfigError(f"batch_size must lie in 1..{landscape.num_examples}, got {batch_size}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive number of examples, got {batch_size}")
         per_example = landscape._examples_fn("loss", landscape.num_examples)
         arrays = (landscape.x, landscape.y)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 
+from landform.curvature import sharpness
 from landform.curvature.llc import local_learning_coefficient
 from landform.curvature.operator import as_key, curvature_operator
 from landform.curvature.spectrum import top_eigenvalues
@@ -38,14 +39,40 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _options(name: str, value: bool | dict | None) -> dict[str, Any] | None:
+#: The options each measure accepts: keyword arguments of :func:`top_eigenvalues`,
+#: :func:`hutchinson`, :func:`average_sharpness`, :func:`adaptive_sharpness` and
+#: :func:`local_learning_coefficient` (less those :func:`measure` sets itself).
+OPTIONS: dict[str, set[str]] = {
+    "top_eigenvalue": {"iterations"},
+    "trace": {"probes"},
+    "average_sharpness": {"radius", "samples", "normalization", "perturb"},
+    "adaptive_sharpness": {"radius", "norm", "steps", "restarts", "step_size", "perturb"},
+    "llc": {"chains", "steps", "burn_in", "step_size", "gamma", "beta", "batch_size", "drift_tolerance"},
+}
+
+
+def check_options(name: str, value: bool | dict | None) -> dict[str, Any] | None:
+    """The options of measure ``name`` (defaults filled in), or None when it is off.
+
+    Raises :class:`ConfigError` for an unknown measure or option, so that a config fails before
+    any work starts.
+    """
+    if name not in OPTIONS:
+        raise ConfigError(f"unknown measure {name!r}; the measures are: {', '.join(MEASURE_NAMES)}")
     if value is None or value is False:
         return None
     if value is True:
         return dict(DEFAULTS[name])
-    if isinstance(value, dict):
-        return {**DEFAULTS[name], **value}
-    raise ConfigError(f"measure {name!r} takes true, false or a dict of options, got {value!r}")
+    if not isinstance(value, dict):
+        raise ConfigError(f"measure {name!r} takes true, false or a mapping of options, got {value!r}")
+    allowed = OPTIONS[name]
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(map(repr, unknown))} for measure {name!r}; its options are: "
+            f"{', '.join(sorted(allowed))}"
+        )
+    return {**DEFAULTS[name], **value}
 
 
 def measure(
@@ -58,17 +85,19 @@ def measure(
     adaptive_sharpness: bool | dict | None = True,
     llc: bool | dict | None = None,
     parameters: str = "all",
+    unit_axis: int = -1,
     key: jax.Array | int = 0,
 ) -> dict[str, float]:
     """The asked-for curvature measures of ``landscape`` at θ (default θ*) as ``{column: value}``.
 
     ``parameters`` restricts the Hessian measures (top eigenvalue, trace) to some leaves, as in
-    :func:`landform.curvature.curvature_operator`. LLC warnings are not raised here: the
-    ``llc_flagged`` column records them.
+    :func:`landform.curvature.curvature_operator`; ``unit_axis`` is the model's (for the sharpness
+    normalisations that work per unit, :attr:`landform.models.Model.unit_axis`). LLC warnings are
+    not raised here: the ``llc_flagged`` column records them.
     """
     key = as_key(key)
     settings = {
-        name: _options(name, value)
+        name: check_options(name, value)
         for name, value in zip(MEASURE_NAMES, (top_eigenvalue, trace, average_sharpness, adaptive_sharpness, llc))
     }
     row: dict[str, float] = {}
@@ -85,13 +114,23 @@ def measure(
         row["trace_of_square"] = estimate.trace_of_square.value
         row["trace_of_square_error"] = estimate.trace_of_square.standard_error
     if (options := settings["average_sharpness"]) is not None:
-        result = average_sharpness(
-            landscape, options.pop("radius"), theta=theta, key=jax.random.fold_in(key, 2), **options
+        result = sharpness.average_sharpness(
+            landscape,
+            options.pop("radius"),
+            theta=theta,
+            unit_axis=unit_axis,
+            key=jax.random.fold_in(key, 2),
+            **options,
         )
         row["average_sharpness"], row["average_sharpness_error"] = result.value, result.standard_error
     if (options := settings["adaptive_sharpness"]) is not None:
-        result = adaptive_sharpness(
-            landscape, options.pop("radius"), theta=theta, key=jax.random.fold_in(key, 3), **options
+        result = sharpness.adaptive_sharpness(
+            landscape,
+            options.pop("radius"),
+            theta=theta,
+            unit_axis=unit_axis,
+            key=jax.random.fold_in(key, 3),
+            **options,
         )
         row["adaptive_sharpness"] = result.value
     if (options := settings["llc"]) is not None:
