@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
+from landform.curvature.measures import MEASURE_NAMES, check_options, measure
 from landform.data import Split, load
 from landform.data.manipulate import (
     imbalanced_nested,
@@ -44,6 +45,7 @@ from landform.losses import check_compatible, get_loss
 from landform.models import Model
 from landform.store import RunFolder, StageResult, open_run, run_stage, save_splits, write_report
 from landform.studies import Study
+from landform.studies.analysis import GENERALISATION_MEASURES, per_minimum, rank_correlations
 from landform.studies.common import load_data, make_model
 from landform.studies.config import Strict
 from landform.studies.volume_figures import RadiusHistogram, volume_figures
@@ -132,6 +134,40 @@ class VolumeSpec(Strict):
         return sorted(value)
 
 
+class MeasuresSpec(Strict):
+    """Curvature measures of every minimum (:func:`landform.curvature.measure`), added as columns
+    of the volumes table, and their rank correlation with generalisation.
+
+    Each measure is ``true`` (its defaults), a mapping of options for its function, or ``false``.
+    """
+
+    top_eigenvalue: bool | dict[str, Any] = False
+    trace: bool | dict[str, Any] = False
+    average_sharpness: bool | dict[str, Any] = False
+    adaptive_sharpness: bool | dict[str, Any] = False
+    llc: bool | dict[str, Any] = False
+    parameters: str = Field("all", description="leaves of the Hessian measures: all, weights or a regex of paths")
+    landscapes: Literal["own", "measured"] = Field(
+        "own",
+        description="measure each minimum in its own training set (own), or in every landscape its exit radii "
+        "are measured in (measured)",
+    )
+    correlation_resamples: int = Field(1000, ge=0, description="bootstrap draws of each Kendall τ's interval")
+
+    @model_validator(mode="after")
+    def _options(self) -> MeasuresSpec:
+        for name in MEASURE_NAMES:
+            check_options(name, getattr(self, name))  # unknown options fail here, before any work
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`landform.curvature.measure`."""
+        return {name: getattr(self, name) for name in MEASURE_NAMES} | {"parameters": self.parameters}
+
+    def any(self) -> bool:
+        return any(getattr(self, name) is not False for name in MEASURE_NAMES)
+
+
 class Arm(Strict):
     """A training variant applied at every level (e.g. SAM against AdamW, or a batch size)."""
 
@@ -178,6 +214,9 @@ class Config(Strict):
     volume: VolumeSpec
     seeds: Seeds = Field(default_factory=Seeds)
     figure_landscape: int = Field(0, description="the level q of the fixed landscape of figure A")
+    measures: MeasuresSpec | None = Field(
+        None, description="curvature measures of every minimum and their rank correlation with generalisation"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
@@ -222,6 +261,7 @@ class Minimum(NamedTuple):
     train: StageResult  # the train stage (one folder per checkpoint)
     data: StageResult  # the data stage (pool and test split)
     radii: StageResult | None = None  # the radii stage, once its exit radii are found
+    measures: StageResult | None = None  # the measures stage, when the config asks for measures
 
     def identity(self) -> dict[str, Any]:
         """The columns that name this minimum in the tables."""
@@ -310,7 +350,10 @@ def run(
             f"exit radii of minimum {index + 1}/{len(minima)}: level {minimum.model_level}, arm {minimum.arm}, "
             f"{minimum.checkpoint}, seed {minimum.model_seed}"
         )
-        measured.append(minimum._replace(radii=_radii_stage(config, cache, minimum, log)))
+        minimum = minimum._replace(radii=_radii_stage(config, cache, minimum, log))
+        if config.measures is not None and config.measures.any():
+            minimum = minimum._replace(measures=_measures_stage(config, cache, minimum, log))
+        measured.append(minimum)
 
     return _analyse(config, run_folder, measured, log)
 
@@ -449,6 +492,48 @@ def _radii_stage(config: Config, cache: Path, minimum: Minimum, log) -> StageRes
     return run_stage(cache, "radii", inputs, compute, log=log)
 
 
+def _measures_stage(config: Config, cache: Path, minimum: Minimum, log) -> StageResult:
+    """The curvature measures of ``minimum`` (``measures.json``: landscape size → {column: value}),
+    in its own training set or in every landscape of its radii stage, cached."""
+    spec = config.measures
+    if spec.landscapes == "own":
+        sizes = [minimum.model_examples]
+    else:
+        sizes = [int(size) for size in load_radii(minimum.radii.folder).sizes]
+    inputs = {
+        "minimum": minimum.train.key,
+        "checkpoint": minimum.checkpoint,
+        "measures": spec.model_dump(exclude={"correlation_resamples"}),
+        "sizes": sizes,
+        "model_seed": minimum.model_seed,
+    }
+
+    def compute(out: Path) -> dict:
+        model, params, _ = load_trained(minimum.train.folder / minimum.checkpoint)
+        pool = load_data(minimum.data)["pool"]
+        records = {}
+        for size in sizes:
+            log(f"  curvature measures in the {size}-example landscape")
+            landscape = Landscape.from_apply(model.apply, params, pool.x[:size], pool.y[:size], config.loss)
+            key = jax.random.fold_in(jax.random.key(minimum.model_seed), 2)
+            records[str(size)] = measure(landscape, unit_axis=model.unit_axis, key=key, **spec.options())
+        (out / "measures.json").write_text(json.dumps(records))
+        return {"sizes": sizes, **{f"{k}_own": v for k, v in records[str(sizes[-1])].items()}}
+
+    return run_stage(cache, "measures", inputs, compute, log=log)
+
+
+def _measure_columns(config: Config, minimum: Minimum) -> Callable[[int], dict[str, Any]]:
+    """landscape size → the curvature columns of that row of ``minimum`` (none without measures)."""
+    if minimum.measures is None:
+        return lambda size: {}
+    records = json.loads((minimum.measures.folder / "measures.json").read_text())
+    if config.measures.landscapes == "own":
+        own = records[str(minimum.model_examples)]
+        return lambda size: {"measure_examples": minimum.model_examples, **own}
+    return lambda size: {"measure_examples": size, **records[str(size)]}
+
+
 def _measured_sizes(config: Config, centre: np.ndarray, model_examples: int) -> list[int]:
     """The landscapes a minimum is measured in: those of its own level and below, and, with
     ``landscapes: up_to_cutoff``, larger ones as long as its loss there (``centre``, one per
@@ -524,6 +609,12 @@ def _analyse(config: Config, run_folder: RunFolder, minima: list[Minimum], log) 
     run_folder.write_table("cutoffs", cutoff_table)
     stability = _stability(stability_inputs)
     run_folder.write_table("ranking_stability", stability)
+    correlations = None
+    if config.measures is not None:
+        # which measure of a minimum, in its own landscape at the smallest τ, predicts its generalisation
+        own = per_minimum(table, config.volume.thresholds[0])
+        correlations = rank_correlations(own, resamples=config.measures.correlation_resamples, seed=0)
+        run_folder.write_table("rank_correlations", correlations)
 
     figures = volume_figures(
         run_folder,
@@ -532,8 +623,9 @@ def _analyse(config: Config, run_folder: RunFolder, minima: list[Minimum], log) 
         histograms,
         threshold=config.volume.thresholds[0],
         fixed_examples=config.data.base + config.figure_landscape,
+        correlations=correlations,
     )
-    return _report(config, run_folder, table, figures, len(minima), log)
+    return _report(config, run_folder, table, figures, len(minima), log, correlations)
 
 
 def _measure_minimum(config: Config, minimum: Minimum, level_of: dict[int, int]) -> MinimumTables:
@@ -556,6 +648,7 @@ def _measure_minimum(config: Config, minimum: Minimum, level_of: dict[int, int])
         tau: cutoffs(per_example[None], tau, training_sizes=[minimum.model_examples]) for tau in spec.thresholds
     }
     key = minimum.identity()
+    measure_columns = _measure_columns(config, minimum)
     tables = MinimumTables([], [], [], [])
     for tau in result.thresholds:
         cutoff = cutoff_of[tau]
@@ -583,6 +676,7 @@ def _measure_minimum(config: Config, minimum: Minimum, level_of: dict[int, int])
                 "unresolved": int((result.status[:, q, t] == UNRESOLVED).sum()),
                 "evaluations_per_ray": float(np.mean(result.evaluations)),
                 **_estimate_columns(estimates, q, t, outside),
+                **measure_columns(size),
             }
             tables.volumes.append(row)
             if outside:
@@ -737,7 +831,15 @@ def diagnostics_line(table: pd.DataFrame) -> str:
     )
 
 
-def _report(config: Config, run_folder: RunFolder, table: pd.DataFrame, figures: list, minima: int, log) -> Path:
+def _report(
+    config: Config,
+    run_folder: RunFolder,
+    table: pd.DataFrame,
+    figures: list,
+    minima: int,
+    log,
+    correlations: pd.DataFrame | None = None,
+) -> Path:
     spec = config.volume
     notes = []
     outside = table[table.status == "outside"]
@@ -756,13 +858,34 @@ def _report(config: Config, run_folder: RunFolder, table: pd.DataFrame, figures:
     headline_title = (
         f"volumes in the {config.data.base + config.figure_landscape}-example landscape, τ={spec.thresholds[0]}"
     )
+    tables = {headline_title: headline[HEADLINE_COLUMNS]}
+    if correlations is not None:
+        title = (
+            f"rank correlation (Kendall τ, {config.measures.correlation_resamples}-draw bootstrap interval over "
+            f"minima) of each measure with test loss and generalisation gap; each minimum in its own landscape, "
+            f"τ={spec.thresholds[0]}"
+        )
+        tables[title] = correlations
+        measured = [m for m in GENERALISATION_MEASURES if m in table.columns]
+        if "llc_flagged" in table.columns:
+            minima_rows = table.drop_duplicates(["model_seed", "data_seed", "arm", "model_level", "checkpoint"])
+            flagged = int(minima_rows.llc_flagged.sum())
+        else:
+            flagged = 0
+        if flagged:
+            notes.append(
+                f"⚠ the LLC of {flagged} minima is flagged (its SGLD chains drifted, diverged or were too short, or "
+                "the estimate is negative): see llc_flagged in the table and take more or smaller steps."
+            )
+        log(f"measures: {', '.join(measured)}; rank correlations over {int(correlations.minima.max())} minima")
+    tables["all volumes"] = table
     report = write_report(
         run_folder.path("report.html"),
         title=f"Minima volume: {config.name} ({config.variant})",
         summary=summary,
         notes=notes,
         config=config.model_dump(),
-        tables={headline_title: headline[HEADLINE_COLUMNS], "all volumes": table},
+        tables=tables,
         figures=figures,
     )
     log(diagnostics_line(table))

@@ -8,6 +8,8 @@ arXiv 2511.04808), drawn from its tables and exit radii.
   with the power-law fit log V ≈ c + b·log n of the minima found in their own landscapes;
 - ``radius_histograms``: the exit radii of each minimum in its own landscape;
 - ``ranking_stability``: the probability that k random directions rank the minima as all do.
+- ``rank_correlations`` (with a ``measures`` section): Kendall τ of each measure with test loss
+  and with the generalisation gap, with bootstrap intervals over minima.
 
 Each ``*_figure`` function returns a matplotlib figure (or None when it has nothing to draw);
 :func:`volume_figures` saves them into the run folder with their captions.
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from landform.store import Figure, RunFolder
+from landform.studies.analysis import rank_correlation_figure
 from landform.studies.common import log_linear_fit
 from landform.views.figures import log_ticks
 
@@ -43,10 +46,12 @@ def volume_figures(
     *,
     threshold: float,
     fixed_examples: int,
+    correlations: pd.DataFrame | None = None,
 ) -> list[Figure]:
     """Draw and save the study's figures from the tables ``volumes`` (``table``) and
     ``ranking_stability`` and the exit radii in ``histograms``, at ``threshold`` (τ), with
-    the landscape of ``fixed_examples`` examples as figure A's fixed landscape."""
+    the landscape of ``fixed_examples`` examples as figure A's fixed landscape, and the rank
+    correlations of the measures with generalisation (``rank_correlations``) when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,6 +82,14 @@ def volume_figures(
         figure = ranking_stability_figure(stability, threshold)
         caption = "Probability that k random directions rank the minima as all directions do."
         figures.append(Figure(run_folder.save_figure("ranking_stability", figure), caption))
+    if correlations is not None and not correlations.empty:
+        figure = rank_correlation_figure(correlations)
+        caption = (
+            "Which measure predicts generalisation: Kendall τ over minima between each measure (in the minimum's own "
+            "landscape) and its test loss (left) or generalisation gap = test − train loss (right), with percentile "
+            "bootstrap intervals over minima (Jiang et al. 2020). τ > 0: larger values go with worse generalisation."
+        )
+        figures.append(Figure(run_folder.save_figure("rank_correlations", figure), caption))
     return figures
 
 
