@@ -295,6 +295,98 @@ def view(
         console.print(f"[bold green]{name}:[/] {path}")
 
 
+@app.command()
+@friendly
+def curvature(
+    source: Annotated[
+        Path,
+        typer.Argument(help="A finished volume-study run folder, or a trained-model folder (theta.npy + model.json)."),
+    ],
+    measures: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: top_eigenvalue, trace, average_sharpness, adaptive_sharpness, llc (or 'all')."
+        ),
+    ] = "top_eigenvalue,trace,average_sharpness,adaptive_sharpness",
+    top: Annotated[int, typer.Option(help="Top Hessian eigenvalues to list (Lanczos).")] = 5,
+    iterations: Annotated[int, typer.Option(help="Lanczos steps.")] = 40,
+    probes: Annotated[int, typer.Option(help="Hutchinson probes of the trace.")] = 100,
+    average_radius: Annotated[float, typer.Option(help="σ of the average-case sharpness (Gaussian).")] = 0.01,
+    adaptive_radius: Annotated[float, typer.Option(help="ρ of the adaptive worst-case sharpness (l2).")] = 0.5,
+    llc_steps: Annotated[int, typer.Option(help="SGLD steps per chain of the LLC.")] = 1000,
+    llc_batch: Annotated[int | None, typer.Option(help="Minibatch of the LLC's SGLD (default: all examples).")] = None,
+    parameters: Annotated[
+        str, typer.Option(help="Hessian measures on these leaves only: all, weights or a regex of leaf paths.")
+    ] = "all",
+    level: Annotated[
+        int | None, typer.Option(help="Run folder: the level q of the minimum (default: the smallest).")
+    ] = None,
+    model_seed: Annotated[int | None, typer.Option(help="Run folder: model seed (default: the first).")] = None,
+    arm: Annotated[str | None, typer.Option(help="Run folder: training arm (default: the first).")] = None,
+    examples: Annotated[
+        int | None, typer.Option(help="Measure on the first N examples of the minimum's data only.")
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="Checkpoint outside a run: a dataset name (its training split) or an .npz with x, y."),
+    ] = None,
+    loss: Annotated[str | None, typer.Option(help="The loss (default: the run's, or the dataset's).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the probes, perturbations and chains.")] = 0,
+    save: Annotated[Path | None, typer.Option(help="Also write the measures to this JSON file.")] = None,
+) -> None:
+    """Print the curvature measures of a saved minimum: top Hessian eigenvalues, trace, sharpness, LLC."""
+    import json
+
+    from landform.curvature import MEASURE_NAMES, measure, top_eigenvalues
+    from landform.errors import ConfigError
+    from landform.views.view import load_view_source
+
+    chosen = list(MEASURE_NAMES) if measures.strip() == "all" else [m.strip() for m in measures.split(",") if m.strip()]
+    unknown = sorted(set(chosen) - set(MEASURE_NAMES))
+    if unknown:
+        raise ConfigError(f"unknown measure(s) {', '.join(unknown)}; choose from {', '.join(MEASURE_NAMES)} or 'all'")
+    found = load_view_source(source, level=level, model_seed=model_seed, arm=arm, data=data, loss=loss)
+    landscape = found.landscape(examples)
+    options = {
+        "top_eigenvalue": {"iterations": iterations},
+        "trace": {"probes": probes},
+        "average_sharpness": {"radius": average_radius},
+        "adaptive_sharpness": {"radius": adaptive_radius},
+        "llc": {"steps": llc_steps, "batch_size": llc_batch},
+    }
+    console.print(
+        f"{found.label}: {landscape.dim} parameters, {landscape.num_examples} examples, loss {found.loss} "
+        f"= {float(landscape.loss(landscape.theta)):.4g}"
+    )
+    values = measure(
+        landscape,
+        **{name: options[name] if name in chosen else False for name in MEASURE_NAMES},
+        parameters=parameters,
+        unit_axis=found.model.unit_axis,
+        key=seed,
+    )
+    table = Table(title=f"curvature of {found.label}")
+    for column in ("measure", "value", "± error"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    for name, value in values.items():
+        if name.endswith("_error") or name == "llc_flagged":
+            continue
+        error = values.get(f"{name}_error")
+        table.add_row(name, f"{value:.5g}", "" if error is None else f"{error:.2g}")
+    if "llc_flagged" in values:
+        table.add_row("llc_flagged", "yes" if values["llc_flagged"] else "no", "")
+    if "top_eigenvalue" in chosen and top > 1:
+        pairs = top_eigenvalues(landscape, top, iterations=max(iterations, 2 * top), parameters=parameters, key=seed)
+        values["top_eigenvalues"] = [float(v) for v in pairs.values]
+        for index, (value, residual) in enumerate(zip(pairs.values, pairs.residuals)):
+            table.add_row(f"eigenvalue {index + 1}", f"{value:.5g}", f"{residual:.2g}")
+    console.print(table)
+    if save is not None:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        save.write_text(json.dumps({"source": str(source), "label": found.label, **values}, indent=2))
+        console.print(f"[bold green]measures:[/] {save}")
+
+
 # ============================================================================ sweeps
 
 sweep_app = typer.Typer(
@@ -648,6 +740,30 @@ def analyse_volume(
         ("across_landscapes", analysis.across_landscapes_figure(volumes, threshold=threshold, by=_split(by))),
     ):
         console.print(f"figure: {folder.save_figure(name, figure)}")
+    console.print(f"tables: {folder.path('tables')}")
+
+
+@analyse_app.command("correlations")
+@friendly
+def analyse_correlations(
+    source: _Source,
+    table: _Table = "volumes",
+    threshold: Annotated[float | None, typer.Option(help="The threshold τ (default: the smallest).")] = None,
+    by: Annotated[str, typer.Option(help="Comma-separated columns to correlate within (e.g. arm).")] = "",
+    resamples: Annotated[int, typer.Option(help="Bootstrap draws of each interval.")] = 1000,
+    out: Annotated[Path, typer.Option(help="Folder for the table (CSV) and figure (PNG).")] = Path("analysis"),
+) -> None:
+    """Which measure predicts generalisation: Kendall τ of log V, mean log r and the curvature
+    measures with test loss and generalisation gap, over the minima of a run or sweep."""
+    from landform.store.folder import RunFolder
+    from landform.studies import analysis
+
+    minima = analysis.per_minimum(_read_table(source, table), threshold)
+    correlations = analysis.rank_correlations(minima, group=_split(by), resamples=resamples)
+    folder = RunFolder(out)
+    _show(correlations, f"Kendall τ over {len(minima)} minima (each in its own landscape)", None)
+    folder.write_table("rank_correlations", correlations)
+    console.print(f"figure: {folder.save_figure('rank_correlations', analysis.rank_correlation_figure(correlations))}")
     console.print(f"tables: {folder.path('tables')}")
 
 
