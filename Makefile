@@ -43,14 +43,14 @@ demo: $(BIN)/.installed-demo
 	$(BIN)/landform demo
 
 test: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Fix what the linter can and format the code (what `make test` checks).
 format: $(BIN)/.installed
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks examples
+	$(BIN)/ruff format src tests benchmarks examples
 
 # The quick configs not run in CI (MNIST SAM, poison, batch size, imbalance, CNN, Fashion-MNIST,
 # modular addition, grokking): about 15 minutes on 2 cores.

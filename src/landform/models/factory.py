@@ -34,6 +34,7 @@ silently reuses minima trained with the old code.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import inspect
 import sys
@@ -80,7 +81,7 @@ def source_fingerprints(inputs: Any) -> dict[str, str]:
             if isinstance(reference, str):
                 found[reference] = fingerprint(resolve(reference))
             name = node.get("name")
-            if isinstance(name, str) and (name in _REGISTERED or _entry_point(name) is not None):
+            if isinstance(name, str) and name != FACTORY and (name in _REGISTERED or _entry_point(name) is not None):
                 found[f"model {name}"] = fingerprint(registered(name))
             dataset = node.get("dataset")
             if isinstance(dataset, str):
@@ -127,6 +128,7 @@ def register(name: str, factory: Callable[..., Any], *, replace: bool = False) -
     return factory
 
 
+@functools.cache
 def _entry_point(name: str):
     from importlib.metadata import entry_points
 
