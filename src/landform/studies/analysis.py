@@ -517,7 +517,8 @@ def rank_correlations(
     interval is a percentile bootstrap over minima (``scipy.stats.bootstrap`` resamples the pairs
     together, ``resamples`` draws; none when ``resamples`` is 0); resamples whose measure or
     target is constant have no τ and are left out of the percentiles. Measures missing from the
-    table are skipped; rows where either value is missing are left out of that pair.
+    table are skipped; rows where either value is missing are left out of that pair; τ is NaN
+    with fewer than three minima or a constant column.
 
     ``minima`` has one row per minimum (:func:`per_minimum`, or collected tables of a sweep);
     ``group`` computes one τ per group (e.g. per arm). Columns: the group columns, ``measure``,
