@@ -41,7 +41,6 @@ OVERRIDES = [
 COLUMNS = ["top_eigenvalue", "trace", "average_sharpness", "adaptive_sharpness", "llc"]
 
 
-@pytest.mark.slow  # about a minute on a shared 2-core machine: four minima, three landscapes' compilations
 def test_measures_are_columns_of_the_volume_table_and_their_correlations_reach_the_report(tmp_path):
     logs: list[str] = []
     report = run_config_file(
