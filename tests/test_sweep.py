@@ -240,15 +240,16 @@ def test_a_dead_owner_or_an_old_heartbeat_makes_a_claim_stale(tmp_path):
     assert "heartbeat" in locks.stale_reason(path, stale_after=60)
 
 
-def _race(path: str, start: float, results) -> None:
+def _race(path: str, start: float, results, tried) -> None:
     time.sleep(max(0.0, start - time.time()))
     try:
         held = locks.claim(path)
         results.put("won")
-        time.sleep(1.0)
+        tried.wait(timeout=60)  # hold the claim until every process has tried (a slow one must lose)
         held.release()
     except locks.ClaimHeld:
         results.put("lost")
+        tried.wait(timeout=60)
 
 
 def test_of_many_processes_claiming_at_once_exactly_one_wins(tmp_path):
@@ -257,7 +258,10 @@ def test_of_many_processes_claiming_at_once_exactly_one_wins(tmp_path):
     context = multiprocessing.get_context("fork")  # cheap: the children run only the claim
     results = context.Queue()
     start = time.time() + 1.0
-    processes = [context.Process(target=_race, args=(str(tmp_path / "claim.json"), start, results)) for _ in range(8)]
+    tried = context.Barrier(8)
+    processes = [
+        context.Process(target=_race, args=(str(tmp_path / "claim.json"), start, results, tried)) for _ in range(8)
+    ]
     for process in processes:
         process.start()
     for process in processes:
