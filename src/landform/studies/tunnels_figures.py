@@ -108,7 +108,8 @@ def diagnostics_figure(plt, run_folder: RunFolder, table: pd.DataFrame, groups: 
     by the ``groups`` columns that vary, one colour per space, bars at the medians."""
     spaces = list(table.space.unique())
     by = ["K"] + [c for c in groups if c in table.columns and table[c].nunique() > 1]
-    keys = [key if isinstance(key, tuple) else (key,) for key in table.groupby(by, sort=True).groups]
+    # the distinct tuples of the grouping columns, in sorted order (pandas 2 and 3 alike)
+    keys = list(table[by].drop_duplicates().sort_values(by).itertuples(index=False, name=None))
     fields = [f for f in ("ess_bulk_min", "rhat_max", "ess_per_evaluation") if f in table.columns]
     size = (max(4.3, 1.1 * len(keys) + 2.2) * len(fields), 3.6)
     fig, axes = plt.subplots(1, len(fields), figsize=size, squeeze=False)
