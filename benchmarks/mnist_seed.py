@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "volume" / "mnist_low_data.yaml")
     parser.add_argument("--fresh", action="store_true", help="remove --out first, so every stage runs")
+    parser.add_argument("--cache", type=Path, default=None, help="the stage cache (default: OUT/stages)")
     parser.add_argument("--set", action="append", default=[], help="more overrides for landform run")
     args = parser.parse_args()
     if args.fresh and args.out.exists():
@@ -63,6 +64,8 @@ def main() -> None:
     ]
     for item in args.set:
         command += ["--set", item]
+    if args.cache is not None:
+        command += ["--cache", str(args.cache)]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -71,7 +74,7 @@ def main() -> None:
     peak_after = matmul_gflops(repeats=3)
 
     train, radii, other = [], [], {}
-    for marker in sorted((args.out / "stages").glob("*/_stage.json")):
+    for marker in sorted((args.cache or args.out / "stages").glob("*/_stage.json")):
         info = json.loads(marker.read_text())
         stage, seconds = info["stage"], float(info["seconds"])
         if stage == "train":
