@@ -14,6 +14,7 @@ atomically (temporary name, then rename).
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from landform.errors import ConfigError, ShapeError
-from landform.files import atomic_path
+from landform.files import atomic_path, atomic_write_bytes
 from landform.landscape import Landscape
 from landform.views.figures import DEFAULT_LABELS, figure_to_rgb, plane_figure, shared_norm
 from landform.views.planes import PlaneGrid, PlaneLosses, plane_losses, plane_through
@@ -233,20 +234,23 @@ def landscape_video(
     return written
 
 
-def save_plane_losses(path: str | os.PathLike, losses: PlaneLosses) -> None:
-    """Save a :class:`PlaneLosses` as an ``.npz`` file (read it back with :func:`load_plane_losses`)."""
-    with open(path, "wb") as stream:
-        np.savez(
-            stream,
-            a=losses.a,
-            b=losses.b,
-            sizes=np.asarray(losses.sizes),
-            losses=losses.losses,
-            anchors=losses.anchors,
-            anchor_losses=losses.anchor_losses,
-            kind=losses.kind,
-            metric=losses.metric,
-        )
+def save_plane_losses(path: str | os.PathLike, losses: PlaneLosses, /, **extra: Any) -> Path:
+    """Save a :class:`PlaneLosses` (and any ``extra`` arrays) as an ``.npz`` file, atomically; read
+    it back with :func:`load_plane_losses`. Returns the path written."""
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        a=losses.a,
+        b=losses.b,
+        sizes=np.asarray(losses.sizes),
+        losses=losses.losses,
+        anchors=losses.anchors,
+        anchor_losses=losses.anchor_losses,
+        kind=losses.kind,
+        metric=losses.metric,
+        **{k: np.asarray(v) for k, v in extra.items()},
+    )
+    return atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def load_plane_losses(path: str | os.PathLike) -> PlaneLosses:

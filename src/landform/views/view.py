@@ -58,6 +58,7 @@ from landform.views.runs import (
     read_volume_run,
 )
 from landform.views.trajectory import path_grid, pca_plane
+from landform.views.video import save_plane_losses
 
 VIEW_KINDS = ("random", "pca", "minima")
 TRAJECTORY_FILE = "trajectory.npz"
@@ -347,23 +348,6 @@ def retraining_epochs(retraining: Retraining) -> int:
 # ============================================================================ writing
 
 
-def _save_npz(target: Path, losses: PlaneLosses, /, **extra: Any) -> Path:
-    buffer = io.BytesIO()
-    np.savez(
-        buffer,
-        a=losses.a,
-        b=losses.b,
-        sizes=np.asarray(losses.sizes),
-        losses=losses.losses,
-        anchors=losses.anchors,
-        anchor_losses=losses.anchor_losses,
-        kind=losses.kind,
-        metric=losses.metric,
-        **{k: np.asarray(v) for k, v in extra.items()},
-    )
-    return atomic_write_bytes(target, buffer.getvalue())
-
-
 def _save_figure(path: Path, figure) -> Path:
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=figure.dpi, format=path.suffix.lstrip("."))
@@ -481,7 +465,7 @@ def landscape_view(
         title = f"random plane ({normalization}), {description}"
         _plane_and_surface(written, stem, losses, title)
         written["slices"] = _save_figure(stem.with_name(stem.name + "_slices.png"), _slices_figure(slices, title))
-        written["grid"] = _save_npz(
+        written["grid"] = save_plane_losses(
             stem.with_suffix(".npz"),
             losses,
             t=t,
@@ -520,7 +504,7 @@ def landscape_view(
             "ylabel": f"principal component 2 ({100 * ratio[1]:.1f} %)",
         }
         _plane_and_surface(written, stem, losses, title, traced.path, **labels)
-        written["grid"] = _save_npz(
+        written["grid"] = save_plane_losses(
             stem.with_suffix(".npz"),
             losses,
             path=traced.path,
@@ -585,7 +569,7 @@ def _minima_view(path, *, levels, resolution, range_, out, model_seed, arm, orth
     figure.tight_layout()
     written = {"plane": _save_figure(stem.with_suffix(".png"), figure)}
     written["surface"] = _save_figure(stem.with_name(stem.name + "_surface.png"), surface_figure(losses, norm=norm))
-    written["grid"] = _save_npz(stem.with_suffix(".npz"), losses, levels=np.asarray(levels))
+    written["grid"] = save_plane_losses(stem.with_suffix(".npz"), losses, levels=np.asarray(levels))
     summary = {"anchor_losses": losses.anchor_losses.tolist(), "sizes": sizes}
     return ViewResult(written, summary)
 
