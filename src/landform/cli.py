@@ -204,6 +204,17 @@ def video(
         console.print(f"[bold green]{kind}:[/] {path}")
 
 
+# Options shared by the commands that find one minimum (view, curvature).
+_Level = Annotated[int | None, typer.Option(help="Run folder: the level q of the minimum (default: the smallest).")]
+_ModelSeed = Annotated[int | None, typer.Option(help="Run folder: model seed (default: the first).")]
+_Arm = Annotated[str | None, typer.Option(help="Run folder: training arm (default: the first).")]
+_Data = Annotated[
+    str | None,
+    typer.Option(help="Checkpoint outside a run: a dataset name (its training split) or an .npz with x, y."),
+]
+_Loss = Annotated[str | None, typer.Option(help="The loss (default: the run's, or the dataset's).")]
+
+
 @app.command()
 @friendly
 def view(
@@ -236,23 +247,18 @@ def view(
         Path | None,
         typer.Option(help="Output folder (default: <run>/figures/views or <checkpoint>/views)."),
     ] = None,
-    level: Annotated[
-        int | None, typer.Option(help="Run folder: the level q of the minimum (default: the smallest).")
-    ] = None,
+    level: _Level = None,
     levels: Annotated[
         tuple[int, int, int] | None,
         typer.Option(help="--kind minima: the levels of the three minima (default: smallest, middle, largest)."),
     ] = None,
-    model_seed: Annotated[int | None, typer.Option(help="Run folder: model seed (default: the first).")] = None,
-    arm: Annotated[str | None, typer.Option(help="Run folder: training arm (default: the first).")] = None,
+    model_seed: _ModelSeed = None,
+    arm: _Arm = None,
     examples: Annotated[
         int | None, typer.Option(help="Evaluate on the first N examples of the minimum's data only.")
     ] = None,
-    data: Annotated[
-        str | None,
-        typer.Option(help="Checkpoint outside a run: a dataset name (its training split) or an .npz with x, y."),
-    ] = None,
-    loss: Annotated[str | None, typer.Option(help="The loss (default: the run's, or the dataset's).")] = None,
+    data: _Data = None,
+    loss: _Loss = None,
     trajectory: Annotated[
         Path | None,
         typer.Option(help="--kind pca: a recorded trajectory (.npz with thetas, epochs; see save_trajectory)."),
@@ -318,19 +324,14 @@ def curvature(
     parameters: Annotated[
         str, typer.Option(help="Hessian measures on these leaves only: all, weights or a regex of leaf paths.")
     ] = "all",
-    level: Annotated[
-        int | None, typer.Option(help="Run folder: the level q of the minimum (default: the smallest).")
-    ] = None,
-    model_seed: Annotated[int | None, typer.Option(help="Run folder: model seed (default: the first).")] = None,
-    arm: Annotated[str | None, typer.Option(help="Run folder: training arm (default: the first).")] = None,
+    level: _Level = None,
+    model_seed: _ModelSeed = None,
+    arm: _Arm = None,
     examples: Annotated[
         int | None, typer.Option(help="Measure on the first N examples of the minimum's data only.")
     ] = None,
-    data: Annotated[
-        str | None,
-        typer.Option(help="Checkpoint outside a run: a dataset name (its training split) or an .npz with x, y."),
-    ] = None,
-    loss: Annotated[str | None, typer.Option(help="The loss (default: the run's, or the dataset's).")] = None,
+    data: _Data = None,
+    loss: _Loss = None,
     seed: Annotated[int, typer.Option(help="Seed of the probes, perturbations and chains.")] = 0,
     save: Annotated[Path | None, typer.Option(help="Also write the measures to this JSON file.")] = None,
 ) -> None:
