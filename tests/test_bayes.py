@@ -389,6 +389,39 @@ def test_chains_do_not_depend_on_how_they_are_batched():
     np.testing.assert_array_equal(vectorized.positions, sequential.positions)
 
 
+def test_sampling_reports_warmup_and_draws_as_progress_without_changing_draws():
+    """A progress reporter hears the warm-up's steps, then the draws' (num_draws × thinning),
+    and the draws are those of a silent run."""
+
+    class Recorder:
+        def __init__(self):
+            self.events = []
+
+        def start(self, description, total):
+            self.events.append(("start", total))
+
+        def advance(self, n=1, **fields):
+            self.events.append(("advance", n, fields.get("phase")))
+
+        def stop(self):
+            self.events.append(("stop",))
+
+    def log_density(z):
+        return -0.5 * jnp.sum((z - 1.0) ** 2)
+
+    options = dict(sampler="rwm", num_chains=2, num_warmup=40, num_draws=10, thinning=3)
+    recorder = Recorder()
+    reported = sample(jax.random.key(0), log_density, jnp.zeros((2, 2)), progress=recorder, **options)
+    silent = sample(jax.random.key(0), log_density, jnp.zeros((2, 2)), **options)
+    assert recorder.events == [
+        ("start", 70),
+        ("advance", 40, "warm-up done"),
+        ("advance", 30, "draws done"),
+        ("stop",),
+    ]
+    np.testing.assert_array_equal(reported.positions, silent.positions)
+
+
 def test_one_dimensional_targets_are_padded_for_mclmc():
     """MCLMC needs two dimensions: a 1-D target gets an independent N(0, 1) coordinate (which
     leaves the marginal of the first coordinate unchanged), dropped from the draws."""

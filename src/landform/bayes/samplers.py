@@ -53,6 +53,7 @@ from blackjax.mcmc import integrators as blackjax_integrators
 from blackjax.mcmc import random_walk
 
 from landform.errors import ConfigError, ShapeError, UnknownNameError
+from landform.progress import track
 
 SAMPLER_NAMES = ("mclmc", "nuts", "rwm")
 CHAIN_METHODS = ("vectorized", "sequential")
@@ -476,6 +477,7 @@ def sample(
     *,
     names: tuple[str, ...] | None = None,
     arguments: tuple = (),
+    progress: Any = None,
     **overrides,
 ) -> SamplingResult:
     """Run ``settings.num_chains`` chains of ``settings.sampler`` on ``log_density``.
@@ -492,6 +494,8 @@ def sample(
             They enter the compiled programs as inputs rather than constants, so densities that
             differ only in them (a posterior at several temperatures) compile to the same
             programs, which the persistent compilation cache then reuses.
+        progress: see :mod:`landform.progress`; counted in kernel steps, advanced once after the
+            warm-up and once after the draws (each phase runs as one compiled program).
 
     Returns a :class:`SamplingResult`; failed chains are marked, not dropped (module docstring).
     """
@@ -530,14 +534,19 @@ def sample(
     warmup_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(chain_keys)
     draw_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(chain_keys)
 
-    start = time.perf_counter()
-    warmup_compiled = jax.jit(run_warmup).lower(warmup_keys, positions, arguments).compile()
-    compile_seconds = time.perf_counter() - start
-    (states, parameters, tuning), warmup_seconds = _timed(warmup_compiled, warmup_keys, positions, arguments)
-    start = time.perf_counter()
-    draws_compiled = jax.jit(run_draws).lower(draw_keys, states, parameters, arguments).compile()
-    compile_seconds += time.perf_counter() - start
-    out, sampling_seconds = _timed(draws_compiled, draw_keys, states, parameters, arguments)
+    draw_steps = settings.num_draws * settings.thinning
+    description = f"sampling {settings.num_chains} {settings.sampler} chains (warm-up, then draws)"
+    with track(progress, description, settings.num_warmup + draw_steps) as reporter:
+        start = time.perf_counter()
+        warmup_compiled = jax.jit(run_warmup).lower(warmup_keys, positions, arguments).compile()
+        compile_seconds = time.perf_counter() - start
+        (states, parameters, tuning), warmup_seconds = _timed(warmup_compiled, warmup_keys, positions, arguments)
+        reporter.advance(settings.num_warmup, phase="warm-up done")
+        start = time.perf_counter()
+        draws_compiled = jax.jit(run_draws).lower(draw_keys, states, parameters, arguments).compile()
+        compile_seconds += time.perf_counter() - start
+        out, sampling_seconds = _timed(draws_compiled, draw_keys, states, parameters, arguments)
+        reporter.advance(draw_steps, phase="draws done")
 
     out, tuning = jax.device_get((out, tuning))
     chain_positions = np.asarray(out.positions)
@@ -572,7 +581,13 @@ def sample(
 
 
 def sample_posterior(
-    key: jax.Array, posterior, settings: SamplerSettings | None = None, *, values: dict | None = None, **overrides
+    key: jax.Array,
+    posterior,
+    settings: SamplerSettings | None = None,
+    *,
+    values: dict | None = None,
+    progress: Any = None,
+    **overrides,
 ) -> SamplingResult:
     """:func:`sample` on ``posterior.log_density`` from ``posterior.initial_positions`` (the
     constrained ``values`` when given, else the posterior's defaults; chain i's default start
@@ -591,6 +606,7 @@ def sample_posterior(
         settings,
         names=posterior.names,
         arguments=(inverse_temperature,),
+        progress=progress,
     )
     return result._replace(settings={**result.settings, **{f"posterior_{k}": v for k, v in posterior.settings.items()}})
 

@@ -387,6 +387,7 @@ def sample_stage(
     seed: int,
     evaluation: EvaluationSpec,
     log,
+    progress: Any = None,
 ) -> StageResult:
     """Sample one posterior and score it (cached): ``posterior.nc``, ``prior_phi.npy``,
     ``predictive.npz`` (1-D regression); the summary is the results-table row."""
@@ -410,7 +411,7 @@ def sample_stage(
         except NumericalError as e:  # a singular curve: recorded, the other runs go on
             chains = setting.sampler.num_chains
             return {"status": "failed", "reason": str(e), "chains": chains, "chains_failed": chains}
-        return _sample(out, built, setting, space, temperature, seed, splits, points, evaluation)
+        return _sample(out, built, setting, space, temperature, seed, splits, points, evaluation, progress)
 
     return run_stage(cache, "sample", inputs, compute, log=log)
 
@@ -425,6 +426,7 @@ def _sample(
     splits: dict[str, Split],
     points: np.ndarray | None,
     evaluation: EvaluationSpec,
+    progress: Any = None,
 ) -> dict:
     """Sample ``built.posterior``, score the draws and save them into ``out``; the table row."""
     posterior, sampler, train = built.posterior, setting.sampler, splits["train"]
@@ -433,7 +435,8 @@ def _sample(
         values = {"theta": jnp.asarray(points[np.arange(sampler.num_chains) % len(points)])}
         if posterior.likelihood.samples_sigma:
             values["sigma"] = jnp.ones((sampler.num_chains,))
-    result = sample_posterior(_sampling_key(seed, space, temperature), posterior, sampler, values=values)
+    key = _sampling_key(seed, space, temperature)
+    result = sample_posterior(key, posterior, sampler, values=values, progress=progress)
     row: dict[str, Any] = {"status": "completed", "dimension": posterior.dimension}
     if result.num_failed == result.num_chains:
         reason = "; ".join(sorted(set(result.failures)))
@@ -571,7 +574,7 @@ def _setting_runs(
                 f"({title}, seed {seed})"
             )
             stage = sample_stage(
-                cache, data, curve, space_ensemble, setting, space, temperature, seed, config.evaluation, log
+                cache, data, curve, space_ensemble, setting, space, temperature, seed, config.evaluation, log, progress
             )
             runs.append(PosteriorRun(setting, seed, space, temperature, data, curve, space_ensemble, stage))
     return runs
