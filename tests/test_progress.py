@@ -27,13 +27,26 @@ def test_lines_print_at_most_every_interval_with_eta():
     clock.now = 62
     lines.advance(30)  # one second after the last line: silent
     clock.now = 200
-    lines.advance(50)
-    lines.stop()
+    lines.advance(40)
+    clock.now = 210
+    lines.advance(10)  # too soon for a line of its own
+    lines.stop()  # so stop closes the run with its final count
     printed = stream.getvalue().splitlines()
-    assert printed[0] == "training: 20/100 (20%), 1m01s elapsed, about 4m04s left, loss=0.5"
-    assert printed[1] == "training: 100/100 (100%), 3m20s elapsed, loss=0.5"
-    assert printed[2] == printed[1]  # stop repeats the final state once something was printed
-    assert len(printed) == 3
+    assert printed == [
+        "training: 20/100 (20%), 1m01s elapsed, about 4m04s left, loss=0.5",
+        "training: 90/100 (90%), 3m20s elapsed, about 0m22s left, loss=0.5",
+        "training: 100/100 (100%), 3m30s elapsed, loss=0.5",
+    ]
+
+
+def test_stop_does_not_repeat_a_final_line_already_printed():
+    stream, clock = io.StringIO(), Clock()
+    lines = Lines(every=60, stream=stream, clock=clock)
+    lines.start("sampling", 10)
+    clock.now = 100
+    lines.advance(10)
+    lines.stop()
+    assert stream.getvalue().splitlines() == ["sampling: 10/10 (100%), 1m40s elapsed"]
 
 
 def test_short_work_prints_nothing():
@@ -89,4 +102,4 @@ def test_track_stops_the_reporter_on_error():
         clock.now = 2
         rep.advance(1)
         raise RuntimeError("boom")
-    assert stream.getvalue().splitlines() == ["failing: 1/4 (25%), 0m02s elapsed, about 0m06s left"] * 2
+    assert stream.getvalue().splitlines() == ["failing: 1/4 (25%), 0m02s elapsed, about 0m06s left"]

@@ -137,8 +137,9 @@ def run_study(
     """Run a study from its config file; finished stages are reused, unfinished ones resumed."""
     from landform.studies import run_config_file
 
+    # the study logs its report's path as its last line
     if not track:
-        report = run_config_file(
+        run_config_file(
             config, variant=variant, out=out, overrides=set_ or [], cache=cache, progress=True, log=console.print
         )
     else:
@@ -148,7 +149,7 @@ def run_study(
 
         settings = track_settings(track)
         _, loaded = load_config(config, variant, set_ or [])
-        report = run_tracked(
+        run_tracked(
             loaded,
             Path(out) if out is not None else default_folder(loaded),
             track=settings,
@@ -156,7 +157,6 @@ def run_study(
             progress=True,
             log=console.print,
         )
-    console.print(f"[bold green]report:[/] {report}")
 
 
 @app.command()

@@ -96,6 +96,7 @@ class Lines:
         self._started = 0.0
         self._last = 0.0
         self._printed = False
+        self._printed_done = 0
 
     def start(self, description: str, total: int | None) -> None:
         self._description, self._total, self._done, self._fields = description, total, 0, {}
@@ -117,7 +118,7 @@ class Lines:
     def _print(self, now: float) -> None:
         stream = self._stream if self._stream is not None else sys.stderr
         print(self._line(now), file=stream, flush=True)
-        self._last, self._printed = now, True
+        self._last, self._printed, self._printed_done = now, True, self._done
 
     def advance(self, n: int = 1, **fields: Any) -> None:
         self._done += n
@@ -127,7 +128,7 @@ class Lines:
             self._print(now)
 
     def stop(self) -> None:
-        if self._printed:  # close a reported run with its final count and time
+        if self._printed and self._printed_done != self._done:  # close a reported run with its final count
             self._print(self._clock())
 
 
