@@ -20,6 +20,7 @@ from landform.errors import ConfigError, NumericalError
 from landform.paths import bezier, evaluate
 from landform.store.folder import load_splits
 from landform.studies import load_config, run_config_file, tunnels
+from landform.studies.analysis import select_best
 from landform.studies.config import resolve_variant, validate
 from landform.subspace import tunnel_map
 
@@ -306,3 +307,27 @@ def test_a_sweep_over_temperatures_trains_each_curve_once(tmp_path):
     table = collect(sweep, write=False)["posteriors"]
     assert sorted(table.temperature) == [3.0, 30.0]
     assert table.status.eq("completed").all()
+
+
+def test_temperature_choice_on_unconverged_chains_is_flagged():
+    """The selection table says whether the runs at each chosen temperature converged (every
+    seed), and the report warns when a chosen test metric rests on unmixed chains."""
+    table = pd.DataFrame(
+        {
+            "space": ["tunnel"] * 4 + ["volume"] * 4,
+            "K": 7,
+            "seed": [0, 1, 0, 1] * 2,
+            "temperature": [1.0, 1.0, 10.0, 10.0] * 2,
+            "status": "completed",
+            "validation_lppd": [0.1, 0.2, 0.9, 0.8, 0.1, 0.1, 0.7, 0.9],
+            "test_lppd": [0.0, 0.1, 0.8, 0.7, 0.0, 0.0, 0.6, 0.8],
+            "converged": [False, False, True, True, True, True, True, False],
+        }
+    )
+    selection = select_best(table, group=["space", "K"], metrics=["test_lppd"])
+    flagged = tunnels._selection_converged(selection, table, ["space", "K"]).set_index("space")
+    assert (flagged.temperature == 10.0).all()
+    assert flagged.converged.to_dict() == {"tunnel": True, "volume": False}  # volume's seed 1 did not mix
+    notes = tunnels._selection_notes(flagged.reset_index())
+    assert len(notes) == 1 and "1 of 2" in notes[0] and "space=volume, K=7 (T = 10)" in notes[0]
+    assert tunnels._selection_notes(flagged[flagged.converged].reset_index()) == []

@@ -611,6 +611,44 @@ def _results_table(runs: list[PosteriorRun], convergence: ConvergenceSpec) -> pd
     return table
 
 
+def _selection_converged(selection: pd.DataFrame, table: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """``selection`` with ``converged``: whether every run (every seed) of the group at its chosen
+    temperature converged, so that a chosen test metric resting on unmixed chains is visible."""
+    if selection.empty:
+        return selection
+    flags = []
+    for _, row in selection.iterrows():
+        members = table[np.isclose(table.temperature.astype(float), float(row.temperature))]
+        for name in group:
+            members = members[members[name] == row[name]]
+        members = members[members.status == "completed"]
+        flags.append(bool(len(members)) and bool(members.converged.astype(bool).all()))
+    return selection.assign(converged=flags)
+
+
+def _selection_notes(selection: pd.DataFrame) -> list[str]:
+    """A warning for each chosen temperature whose test metrics rest on unconverged chains."""
+    if selection.empty or "converged" not in selection:
+        return []
+    chosen = selection[~selection.converged.astype(bool)]
+    if not len(chosen):
+        return []
+    labels = [
+        ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("temperature", "converged") and not _is_metric(k))
+        + f" (T = {row.temperature:g})"
+        for _, row in chosen.iterrows()
+    ]
+    return [
+        f"⚠ {len(chosen)} of {len(selection)} temperature choice(s) rest on posterior runs that did not converge: "
+        + "; ".join(labels)
+        + ". Their test metrics in the selection table are not to be trusted; run longer chains."
+    ]
+
+
+def _is_metric(column: str) -> bool:
+    return column.endswith(("_mean", "_std")) or column in ("seeds", "rows_excluded")
+
+
 def _notes(table: pd.DataFrame, convergence: ConvergenceSpec) -> list[str]:
     """The report's notes: unconverged runs, failed chains and runs, single-chain runs, a missing
     validation split."""
@@ -659,6 +697,7 @@ def _analyse(config: Config, run_folder: RunFolder, settings: list[Setting], run
         selection = select_best(
             table, group=setting_columns, candidate="temperature", selection="validation_lppd", metrics=wanted
         )
+        selection = _selection_converged(selection, table, setting_columns)
         run_folder.write_table("temperature_selection", selection)
     figures = _figures(config, run_folder, table, runs, metric, log)
     summary = [*config.grid, *SUMMARY_HEAD, metric, *SUMMARY_TAIL]
@@ -674,7 +713,7 @@ def _analyse(config: Config, run_folder: RunFolder, settings: list[Setting], run
             f"{config.description or config.name}: {len(runs)} posterior(s) — {len(settings)} setting(s) × "
             f"{len(config.seeds)} seed(s) × spaces {', '.join(config.posterior.spaces)} × T in {{{temperatures}}}."
         ),
-        notes=_notes(table, config.convergence),
+        notes=_notes(table, config.convergence) + _selection_notes(selection),
         config=config.model_dump(),
         tables=tables,
         figures=figures,
