@@ -331,3 +331,34 @@ def test_temperature_choice_on_unconverged_chains_is_flagged():
     notes = tunnels._selection_notes(flagged.reset_index())
     assert len(notes) == 1 and "1 of 2" in notes[0] and "space=volume, K=7 (T = 10)" in notes[0]
     assert tunnels._selection_notes(flagged[flagged.converged].reset_index()) == []
+
+
+def test_metrics_figure_rings_unconverged_temperatures(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from landform.store import RunFolder
+    from landform.studies import tunnels_figures
+
+    table = pd.DataFrame(
+        {
+            "space": ["tunnel"] * 3,
+            "K": 7,
+            "seed": 0,
+            "temperature": [1.0, 10.0, 100.0],
+            "validation_lppd": [0.5, 0.9, 0.1],
+            "test_lppd": [0.4, 0.8, 0.0],
+            "test_rmse": [0.3, 0.2, 0.5],
+            "converged": [False, True, True],
+        }
+    )
+    figure = tunnels_figures.metrics_figure(plt, RunFolder(tmp_path), [], table, "test_rmse")
+    assert figure.path.is_file() and "red ring" in figure.caption
+    fig, ax = plt.subplots()
+    assert tunnels_figures._mean_and_spread(ax, table, "test_lppd", "-", "C0", "tunnel")
+    rings = [line for line in ax.lines if line.get_markeredgecolor() == "crimson"]
+    assert len(rings) == 1 and list(rings[0].get_xdata()) == [1.0] and list(rings[0].get_ydata()) == [0.4]
+    assert not tunnels_figures._mean_and_spread(ax, table.assign(converged=True), "test_lppd", "-", "C0", "tunnel")
+    plt.close("all")

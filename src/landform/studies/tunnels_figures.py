@@ -25,6 +25,7 @@ from landform.store import Figure, RunFolder
 from landform.subspace import FRAME_KINDS
 
 LINE_STYLES = {"tunnel": "-", "volume": "--", "line": ":", "full": "-."}
+SPACE_COLOURS = {"tunnel": "C0", "volume": "C1", "line": "C2", "full": "C3"}
 DIAGNOSTIC_TITLES = {
     "ess_bulk_min": "smallest bulk ESS (log)",
     "rhat_max": "largest R-hat",
@@ -64,7 +65,8 @@ class SlicePick(NamedTuple):
 
 def metrics_figure(plt, run_folder: RunFolder, groups: list[str], table: pd.DataFrame, metric: str) -> Figure | None:
     """Validation LPPD, test LPPD and ``metric`` against T: one panel row per combination of
-    the ``groups`` columns, one line per space (style) and K (colour), mean ± std over seeds."""
+    the ``groups`` columns, one line per space (style; colour too when there is one K) and K
+    (colour), mean ± std over seeds; red rings where a run did not converge."""
     if table.temperature.nunique() < 2:
         return None
     panels = list(table.groupby(groups, sort=True)) if groups else [((), table)]
@@ -75,32 +77,51 @@ def metrics_figure(plt, run_folder: RunFolder, groups: list[str], table: pd.Data
     for row, (key, rows) in enumerate(panels):
         key = key if isinstance(key, tuple) else (key,)
         title = ", ".join(f"{g.split('.')[-1]}={v}" for g, v in zip(groups, key))
+        unmixed = False
         for column, name in enumerate(metrics):
             ax = axes[row, column]
             for (space, degree), group in rows.groupby(["space", "K"]):
-                colour = plt.cm.viridis(degrees.index(degree) / max(len(degrees) - 1, 1))
-                _mean_and_spread(ax, group, name, LINE_STYLES.get(space, "-"), colour, f"{space}, K={degree}")
+                if len(degrees) > 1:
+                    colour = plt.cm.viridis(degrees.index(degree) / max(len(degrees) - 1, 1))
+                else:  # one K: the spaces get colours as well as line styles
+                    colour = SPACE_COLOURS.get(space, "k")
+                style = LINE_STYLES.get(space, "-")
+                unmixed |= _mean_and_spread(ax, group, name, style, colour, f"{space}, K={degree}")
             ax.set_xscale("log")
             ax.set_xlabel("temperature T")
             ax.set_ylabel(name.replace("_", " "))
             ax.set_title(title or name.replace("_", " "), fontsize=9)
+        if unmixed:  # a legend entry for the rings
+            axes[row, 0].plot([], [], label="did not converge", **UNCONVERGED_MARKER)
         axes[row, 0].legend(fontsize=6)
     fig.tight_layout()
     what = metric.split("_")[-1].upper() if "rmse" in metric else "accuracy"
     return Figure(
         run_folder.save_figure("metrics_against_temperature", fig),
         f"Validation and test LPPD and test {what} against the posterior temperature T per space (line style) "
-        "and K (colour), mean ± std over seeds.",
+        "and K (colour; with one K, the space), mean ± std over seeds; a red ring marks a temperature where a "
+        "run did not converge.",
     )
 
 
-def _mean_and_spread(ax, group: pd.DataFrame, name: str, style: str, colour, text: str) -> None:
-    """The mean of ``name`` over seeds against T, with a ± std band when there are several seeds."""
+UNCONVERGED_MARKER = dict(linestyle="none", marker="o", markersize=7, markerfacecolor="none", markeredgecolor="crimson")
+
+
+def _mean_and_spread(ax, group: pd.DataFrame, name: str, style: str, colour, text: str) -> bool:
+    """The mean of ``name`` over seeds against T, with a ± std band when there are several seeds;
+    temperatures where a run did not converge get a red ring. Returns whether any did."""
     stats = group.groupby("temperature")[name].agg(["mean", "std"]).sort_index()
     ax.plot(stats.index, stats["mean"], style, color=colour, marker="o", markersize=3, label=text)
     if group.seed.nunique() > 1:
         spread = stats["std"].fillna(0)
         ax.fill_between(stats.index, stats["mean"] - spread, stats["mean"] + spread, color=colour, alpha=0.12)
+    if "converged" not in group:
+        return False
+    mixed = group.groupby("temperature").converged.agg(lambda flags: bool(flags.astype(bool).all()))
+    unmixed = ~mixed.reindex(stats.index).fillna(False).astype(bool).to_numpy()
+    if unmixed.any():
+        ax.plot(stats.index[unmixed], stats["mean"].to_numpy()[unmixed], **UNCONVERGED_MARKER)
+    return bool(unmixed.any())
 
 
 def diagnostics_figure(plt, run_folder: RunFolder, table: pd.DataFrame, groups: list[str]) -> Figure:
