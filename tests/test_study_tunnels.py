@@ -328,9 +328,12 @@ def test_temperature_choice_on_unconverged_chains_is_flagged():
     flagged = tunnels._selection_converged(selection, table, ["space", "K"]).set_index("space")
     assert (flagged.temperature == 10.0).all()
     assert flagged.converged.to_dict() == {"tunnel": True, "volume": False}  # volume's seed 1 did not mix
-    notes = tunnels._selection_notes(flagged.reset_index())
+    notes = tunnels._selection_notes(flagged.reset_index(), ["space", "K"])
     assert len(notes) == 1 and "1 of 2" in notes[0] and "space=volume, K=7 (T = 10)" in notes[0]
-    assert tunnels._selection_notes(flagged[flagged.converged].reset_index()) == []
+    assert tunnels._selection_notes(flagged[flagged.converged].reset_index(), ["space", "K"]) == []
+    # a group with no usable run has no chosen temperature: not reported as unconverged
+    failed = flagged.reset_index().assign(temperature=[10.0, float("nan")])
+    assert "1 of 2" in tunnels._selection_notes(failed.assign(converged=False), ["space", "K"])[0]
 
 
 def test_metrics_figure_rings_unconverged_temperatures(tmp_path):

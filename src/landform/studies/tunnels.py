@@ -626,16 +626,16 @@ def _selection_converged(selection: pd.DataFrame, table: pd.DataFrame, group: li
     return selection.assign(converged=flags)
 
 
-def _selection_notes(selection: pd.DataFrame) -> list[str]:
-    """A warning for each chosen temperature whose test metrics rest on unconverged chains."""
+def _selection_notes(selection: pd.DataFrame, group: list[str]) -> list[str]:
+    """A warning for each chosen temperature whose test metrics rest on unconverged chains (a
+    group without any usable run has no chosen temperature; the failed-run note covers it)."""
     if selection.empty or "converged" not in selection:
         return []
-    chosen = selection[~selection.converged.astype(bool)]
+    chosen = selection[~selection.converged.astype(bool) & selection.temperature.notna()]
     if not len(chosen):
         return []
     labels = [
-        ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("temperature", "converged") and not _is_metric(k))
-        + f" (T = {row.temperature:g})"
+        ", ".join(f"{name}={row[name]}" for name in group) + f" (T = {row.temperature:g})"
         for _, row in chosen.iterrows()
     ]
     return [
@@ -643,10 +643,6 @@ def _selection_notes(selection: pd.DataFrame) -> list[str]:
         + "; ".join(labels)
         + ". Their test metrics in the selection table are not to be trusted; run longer chains."
     ]
-
-
-def _is_metric(column: str) -> bool:
-    return column.endswith(("_mean", "_std")) or column in ("seeds", "rows_excluded")
 
 
 def _notes(table: pd.DataFrame, convergence: ConvergenceSpec) -> list[str]:
@@ -713,7 +709,7 @@ def _analyse(config: Config, run_folder: RunFolder, settings: list[Setting], run
             f"{config.description or config.name}: {len(runs)} posterior(s) — {len(settings)} setting(s) × "
             f"{len(config.seeds)} seed(s) × spaces {', '.join(config.posterior.spaces)} × T in {{{temperatures}}}."
         ),
-        notes=_notes(table, config.convergence) + _selection_notes(selection),
+        notes=_notes(table, config.convergence) + _selection_notes(selection, setting_columns),
         config=config.model_dump(),
         tables=tables,
         figures=figures,
