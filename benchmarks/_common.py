@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 
 import jax
@@ -25,3 +27,14 @@ def matmul_gflops(size: int = 4096, repeats: int = 5) -> float:
     b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
     f = jax.jit(jnp.matmul)
     return 2 * size**3 / best_seconds(lambda: f(a, b), repeats=repeats) / 1e9
+
+
+def machine() -> dict:
+    """Where a benchmark ran: JAX backend, CPU count, architecture and load average (a shared
+    machine's numbers are what that run measured)."""
+    return {
+        "backend": jax.default_backend(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }

@@ -28,14 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _common import best_seconds, matmul_gflops
+from _common import best_seconds, machine, matmul_gflops
 from volume_vs_grid import mnist_train, reference_radii, train
 
 from landform.flat import leaf_slices
@@ -271,11 +269,7 @@ def main() -> None:
         )
     result["scaling"] = scaling
     result["matmul_4096_gflops"] = [round(v, 1) for v in peak]
-    result["backend"] = jax.default_backend()
-    result["device"] = str(jax.devices()[0])
-    result["cpu_count"] = os.cpu_count()
-    result["machine"] = platform.machine()
-    result["load_average"] = [round(v, 2) for v in os.getloadavg()]
+    result.update(machine(), device=str(jax.devices()[0]))
     print(json.dumps(result))
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import matmul_gflops
+from _common import machine, matmul_gflops
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST = 2.0 * 784 * 256
@@ -120,9 +119,7 @@ def main() -> None:
         "radii": radii,
         "target_radii_seconds": 600,
         "matmul_4096_gflops": {"before": round(peak_before, 1), "after": round(peak_after, 1)},
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "load_average": [round(v, 2) for v in os.getloadavg()],
+        **machine(),
     }
     print(json.dumps(result))
 

@@ -33,7 +33,6 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -41,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from _common import matmul_gflops
+from _common import machine, matmul_gflops
 
 from landform.landscape import Landscape
 from landform.volume import exit_radii, grid_radii, random_directions
@@ -354,10 +353,7 @@ def main() -> None:
             "b_search_large_vs_best_in_run": round(useful / t_b_alone / 1e9 / peak, 3),
         },
         "targets": {"speedup_large": 20, "max_relative_difference": 1e-3, "throughput_ratio": 0.7},
-        "backend": jax.default_backend(),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "load_average": [round(v, 2) for v in os.getloadavg()],
+        **machine(),
     }
     print(json.dumps(result))
 

@@ -14,21 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from quadratics import quadratic
 
 from landform.curvature import adaptive_sharpness, average_sharpness, worst_sharpness
 from landform.errors import ConfigError, UnknownNameError
 from landform.flat import ravel
 from landform.landscape import Landscape
 from landform.volume import random_directions
-
-
-def quadratic(eigenvalues, seed=0):
-    eigenvalues = np.asarray(eigenvalues, np.float64)
-    n = eigenvalues.size
-    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(n, n)))
-    a = (q * eigenvalues) @ q.T
-    a32 = jnp.asarray(a, jnp.float32)
-    return Landscape.from_function(lambda t: 0.5 * t @ (a32 @ t), n, theta=jnp.zeros(n)), a
 
 
 def relu_network(alpha=1.0):

@@ -15,9 +15,14 @@ class Clock:
         return self.now
 
 
-def test_lines_print_at_most_every_interval_with_eta():
+def lines_with_fake_clock(every: float) -> tuple[Lines, io.StringIO, Clock]:
+    """A line reporter writing into a string, its time read from a clock the test sets."""
     stream, clock = io.StringIO(), Clock()
-    lines = Lines(every=60, stream=stream, clock=clock)
+    return Lines(every=every, stream=stream, clock=clock), stream, clock
+
+
+def test_lines_print_at_most_every_interval_with_eta():
+    lines, stream, clock = lines_with_fake_clock(every=60)
     lines.start("training", 100)
     clock.now = 30
     lines.advance(10)
@@ -40,8 +45,7 @@ def test_lines_print_at_most_every_interval_with_eta():
 
 
 def test_stop_does_not_repeat_a_final_line_already_printed():
-    stream, clock = io.StringIO(), Clock()
-    lines = Lines(every=60, stream=stream, clock=clock)
+    lines, stream, clock = lines_with_fake_clock(every=60)
     lines.start("sampling", 10)
     clock.now = 100
     lines.advance(10)
@@ -50,8 +54,7 @@ def test_stop_does_not_repeat_a_final_line_already_printed():
 
 
 def test_short_work_prints_nothing():
-    stream, clock = io.StringIO(), Clock()
-    lines = Lines(every=60, stream=stream, clock=clock)
+    lines, stream, clock = lines_with_fake_clock(every=60)
     lines.start("quick", None)
     clock.now = 5
     lines.advance(3)
@@ -60,8 +63,7 @@ def test_short_work_prints_nothing():
 
 
 def test_unknown_total_lines_show_count_and_time():
-    stream, clock = io.StringIO(), Clock()
-    lines = Lines(every=10, stream=stream, clock=clock)
+    lines, stream, clock = lines_with_fake_clock(every=10)
     lines.start("sampling", None)
     clock.now = 3725
     lines.advance(7)
@@ -96,8 +98,7 @@ def test_interval_from_the_environment(monkeypatch):
 
 
 def test_track_stops_the_reporter_on_error():
-    stream, clock = io.StringIO(), Clock()
-    lines = Lines(every=1, stream=stream, clock=clock)
+    lines, stream, clock = lines_with_fake_clock(every=1)
     with pytest.raises(RuntimeError), track(lines, "failing", 4) as rep:
         clock.now = 2
         rep.advance(1)
