@@ -44,7 +44,7 @@ from landform.bayes import (
     sample_posterior,
     to_inference_data,
 )
-from landform.bayes.records import chains_of, import_arviz
+from landform.bayes.records import chains_of, load_posterior
 from landform.errors import ConfigError, NumericalError, UnknownNameError
 from landform.flat import ravel
 from landform.paths import bezier, evaluate
@@ -62,8 +62,9 @@ def gaussian_log_density(z):
 
 def ess_of(values: np.ndarray) -> np.ndarray:
     """Bulk ESS per trailing coordinate of values (C, D, k) by ArviZ."""
-    az = import_arviz()
-    return np.asarray(az.ess(az.convert_to_dataset({"x": values}), method="bulk")["x"])
+    from arviz_stats.base import array_stats
+
+    return np.asarray(array_stats.ess(np.asarray(values), chain_axis=0, draw_axis=1, method="bulk"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,13 +521,13 @@ def test_tunnel_run_records_and_netcdf(tmp_path):
     assert coordinate_draws(posterior, result).shape == (2, 400, 3)
     log_likelihood = pointwise_log_likelihood(posterior, result.positions, x, y)
     idata = to_inference_data(result, posterior, log_likelihood=log_likelihood)
-    assert set(idata.groups()) >= {"posterior", "sample_stats", "log_likelihood"}
+    assert set(idata.children) >= {"posterior", "sample_stats", "log_likelihood"}
     assert idata.posterior["phi"].dims == ("chain", "draw", "coordinate")
     assert idata.posterior["xi"].shape == (2, 400, 2) and idata.posterior["t"].shape == (2, 400)
     assert float(idata.posterior["t"].min()) > -0.1 and float(idata.posterior["t"].max()) < 1.1
     path = tmp_path / "run.nc"
     idata.to_netcdf(str(path))
-    loaded = import_arviz().from_netcdf(str(path))
+    loaded = load_posterior(path)
     np.testing.assert_allclose(loaded.posterior["phi"].values, idata.posterior["phi"].values)
     assert loaded.attrs["sampler"] == "rwm"
     # a failed chain is left out of the records and the diagnostics; all failing raises
@@ -592,3 +593,26 @@ def test_sigma_prior_has_a_location():
     np.testing.assert_allclose(start["sigma"], np.exp(-1.0), rtol=1e-6)
     with pytest.raises(ConfigError, match="sigma_prior_location"):
         gaussian_likelihood(None, 1.0, float("nan"))
+
+
+def test_posterior_files_written_by_arviz_0x_still_load(tmp_path):
+    # tests/data/posterior_arviz0.nc was written by ArviZ 0.23's InferenceData.to_netcdf with the
+    # groups landform wrote before ArviZ 1.x (tests/data/make_posterior_arviz0.py)
+    import shutil
+    from pathlib import Path
+
+    from landform.bayes.metrics import loo
+    from landform.studies.tunnels import _coordinate_draws
+
+    data = Path(__file__).parent / "data"
+    expected = np.load(data / "posterior_arviz0_expected.npz")
+    loaded = load_posterior(data / "posterior_arviz0.nc")
+    assert set(loaded.children) == {"posterior", "sample_stats", "log_likelihood"}
+    np.testing.assert_array_equal(loaded.posterior["phi"].values, expected["phi"])
+    assert loaded.posterior["phi"].dims == ("chain", "draw", "coordinate")
+    assert loaded.attrs["sampler"] == "mclmc" and loaded.attrs["num_chains"] == 2
+    np.testing.assert_array_equal(loaded.log_likelihood["y"].values, expected["y"])
+    assert np.isfinite(loo(loaded.log_likelihood["y"].values, temperature=1.0)["elpd_loo"])
+    # a tunnel run folder holding the old file is read as before
+    shutil.copy(data / "posterior_arviz0.nc", tmp_path / "posterior.nc")
+    np.testing.assert_array_equal(_coordinate_draws(tmp_path), expected["phi"])

@@ -7,7 +7,6 @@ import math
 import shutil
 from pathlib import Path
 
-import arviz as az
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from landform.bayes import prior_coordinates
+from landform.bayes import load_posterior, prior_coordinates
 from landform.errors import ConfigError, NumericalError
 from landform.paths import bezier, evaluate
 from landform.store.folder import load_splits
@@ -69,13 +68,13 @@ def test_showcase_quick_end_to_end(showcase):
 
     samples = _stage_folders(out, "sample")
     assert len(samples) == 1
-    idata = az.from_netcdf(str(samples[0] / "posterior.nc"))
+    idata = load_posterior(samples[0] / "posterior.nc")
     posterior = idata.posterior
     assert {"z", "t", "xi", "phi", "sigma"} <= set(posterior.data_vars)
     assert posterior.sizes["chain"] == sampler.num_chains and posterior.sizes["draw"] == sampler.num_draws
     assert posterior.phi.shape == (sampler.num_chains, sampler.num_draws, 10)
     assert posterior.xi.shape == (sampler.num_chains, sampler.num_draws, 9)
-    assert "log_likelihood" in idata.groups()
+    assert "log_likelihood" in idata.children
     assert idata.log_likelihood.y.shape == (sampler.num_chains, sampler.num_draws, len(splits["train"]))
     t = np.asarray(posterior.t)
     spec = config.posterior

@@ -9,7 +9,8 @@ Spaces in Neural Loss Landscapes", arXiv 2503.03382).
   (:func:`prior_coordinates`).
 - :mod:`~landform.bayes.samplers`: MCLMC, NUTS and random-walk Metropolis through BlackJAX,
   several chains, failed-chain detection (:func:`sample`, :func:`sample_posterior`).
-- :mod:`~landform.bayes.records`: results as ArviZ ``InferenceData`` (:func:`to_inference_data`).
+- :mod:`~landform.bayes.records`: results as ArviZ 1.x ``DataTree`` records (:func:`to_inference_data`,
+  :func:`load_posterior`).
 - :mod:`~landform.bayes.metrics`: LPPD, RMSE, accuracy, PSIS-LOO, ESS and R-hat on φ,
   efficiency, convergence.
 
@@ -53,7 +54,7 @@ from landform.bayes.posterior import (
     tunnel_posterior,
     volume_posterior,
 )
-from landform.bayes.records import chains_of, constrained_draws, to_inference_data
+from landform.bayes.records import chains_of, constrained_draws, load_posterior, to_inference_data
 from landform.bayes.samplers import (
     CHAIN_METHODS,
     MCLMC_INTEGRATORS,
@@ -128,6 +129,7 @@ __all__ = [
     "sample",
     "sample_posterior",
     "to_inference_data",
+    "load_posterior",
     "tunnel_from_curve",
     "tunnel_log_jacobian",
     "tunnel_map",

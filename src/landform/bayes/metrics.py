@@ -21,12 +21,12 @@ test examples (x_i, y_i), i = 1..N, with the untempered likelihood p(y | x, θ):
       elpd_loo,i = log Σ_s w̃_si p(y_i | θ_s),   w̃_si = PSIS-smoothed r_si / Σ_s' (smoothed r_s'i),
 
   an estimate of log ∫ p(y_i | θ) π_T,−i(θ) dθ. The log-ratios −(1/T) log p(y_i | θ_s) are
-  smoothed by ``arviz.psislw`` (Vehtari, Simpson, Gelman, Yao, Gabry 2024, "Pareto smoothed
+  smoothed by ArviZ's PSIS (``arviz_stats``; Vehtari, Simpson, Gelman, Yao, Gabry 2024, "Pareto smoothed
   importance sampling"); reported are elpd_loo, its standard error, p_loo = Σ_i lppd_i −
   elpd_loo (lppd_i of the tempered draws), the Pareto k̂ diagnostics against ArviZ's
   sample-size threshold min(1 − 1/log10 S, 0.7);
 - bulk and tail effective sample sizes and rank-normalised split R-hat (Vehtari, Gelman,
-  Simpson, Carpenter, Bürkner 2021) by ``arviz.ess`` and ``arviz.rhat``, computed on the
+  Simpson, Carpenter, Bürkner 2021) by ArviZ (``arviz_stats``), computed on the
   subspace coordinates φ for every space (tunnel draws (t, ξ) are mapped to φ first; the full
   space uses θ), so spaces are comparable; the worst (minimum ESS, maximum R-hat) over
   coordinates is reported, and the median ESS;
@@ -47,9 +47,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from arviz_stats.base import array_stats
 
 from landform.bayes.posterior import check_temperature
-from landform.bayes.records import chains_of, import_arviz
+from landform.bayes.records import chains_of
 from landform.bayes.samplers import SamplingResult
 from landform.errors import ConfigError, ShapeError
 
@@ -171,15 +172,15 @@ def relative_efficiency(log_likelihood, *, temperature: float = 1.0) -> float:
     averaged over points: the MCMC effective sample size of the reciprocal importance ratios
     1/r_si = p(y_i | θ_s)^(1/T) divided by the number of draws S, as in ``relative_eff`` of the
     R package loo (``exp(-log_ratios)``; ``exp(log_lik)`` at T = 1). It accounts for
-    autocorrelated MCMC draws in PSIS (1 for independent draws). Computed by ``arviz.ess``
-    (method "mean", chains kept apart) on exp(ℓ_si/T − max_s ℓ_si/T) for draws ℓ (C, D, N)."""
-    az = import_arviz()
+    autocorrelated MCMC draws in PSIS (1 for independent draws). Computed by ArviZ's ESS
+    (``arviz_stats``, method "mean", chains kept apart) on exp(ℓ_si/T − max_s ℓ_si/T) for draws
+    ℓ (C, D, N)."""
     temperature = check_temperature(temperature)
     values = np.asarray(log_likelihood, np.float64) / temperature
     if values.ndim != 3:
         raise ShapeError(f"log-likelihoods for r_eff need shape (chains, draws, N), got {values.shape}")
     scaled = np.exp(values - values.max(axis=(0, 1), keepdims=True))
-    ess = np.asarray(az.ess(az.convert_to_dataset({"x": scaled}), method="mean")["x"])
+    ess = np.asarray(array_stats.ess(scaled, chain_axis=0, draw_axis=1, method="mean"))
     ess = ess[np.isfinite(ess)]
     if ess.size == 0:
         return 1.0
@@ -196,13 +197,14 @@ def loo(log_likelihood, *, temperature: float | None = None, reff: float | None 
     """PSIS-LOO of the tempered posterior at ``temperature`` T from pointwise log-likelihoods
     ℓ_si = log p(y_i | θ_s) (untempered) of its draws, shape (C, D, N).
 
-    Importance ratios log r_si = −ℓ_si / T, smoothed by ``arviz.psislw`` with ``reff``
+    Importance ratios log r_si = −ℓ_si / T, smoothed by ArviZ's PSIS (``arviz_stats``) with ``reff``
     (default :func:`relative_efficiency` at T); elpd_loo,i = logsumexp_s(log w̃_si + ℓ_si) with
     normalised smoothed weights w̃. Returns elpd_loo (sum over points), elpd_loo_se
     (sqrt(N · var_i elpd_loo,i)), p_loo (Σ_i lppd_i − elpd_loo, lppd_i = logsumexp_s ℓ_si −
     log S), pareto_k_max, pareto_k_threshold (:func:`good_pareto_k` of S = C·D),
     pareto_k_bad_count (points with k̂ above it), reff, and the pointwise values
-    ``loo_pointwise`` and ``pareto_k`` (arrays of N).
+    ``loo_pointwise`` and ``pareto_k`` (arrays of N). With fewer than 25 draws no tail can be
+    fitted: the ratios are used unsmoothed and every k̂ is +inf (flagged as bad).
 
     ``temperature`` has no default: the log-likelihoods do not say which posterior their draws
     come from, and the untempered ratios 1/p are wrong for T ≠ 1. Pass 1.0 for an untempered
@@ -215,7 +217,6 @@ def loo(log_likelihood, *, temperature: float | None = None, reff: float | None 
             "untempered posterior"
         )
     temperature = check_temperature(temperature)
-    az = import_arviz()
     values = np.asarray(log_likelihood, np.float64)
     if values.ndim != 3:
         raise ShapeError(f"log-likelihoods for LOO need shape (chains, draws, N), got {values.shape}")
@@ -229,7 +230,13 @@ def loo(log_likelihood, *, temperature: float | None = None, reff: float | None 
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        log_weights, k = az.psislw(-flat / temperature, reff=reff)  # normalised log weights
+        try:
+            # psislw takes tempered log-likelihoods ℓ/T and smooths the ratios −ℓ/T; normalised log weights
+            log_weights, k = array_stats.psislw(flat / temperature, r_eff=reff)
+        except ValueError:  # fewer than 5 draws in the tail (S < 25): nothing to smooth, k̂ = +inf
+            ratios = -flat / temperature
+            log_weights = ratios - logsumexp(ratios, axis=-1, keepdims=True)
+            k = np.full(flat.shape[0], np.inf)
     pointwise = logsumexp(np.asarray(log_weights) + flat, axis=-1)
     k = np.asarray(k, np.float64)
     threshold = good_pareto_k(draws)
@@ -272,17 +279,17 @@ ESS_LIMIT = 400.0
 
 def convergence(draws, *, rhat_limit: float = RHAT_LIMIT, ess_limit: float = ESS_LIMIT) -> dict[str, Any]:
     """Bulk/tail ESS (minimum and median over coordinates) and the largest R-hat of draws
-    (C, D, k), by ``arviz.ess`` and ``arviz.rhat``, and ``converged``: R-hat_max ≤ ``rhat_limit``
+    (C, D, k), by ArviZ's ESS and rank-normalised R-hat (``arviz_stats``), and ``converged``: R-hat_max ≤ ``rhat_limit``
     and ESS_bulk_min ≥ ``ess_limit``. With one chain R-hat is undefined (NaN), and the run
     does not count as converged: convergence cannot be assessed from one chain."""
-    az = import_arviz()
     draws = np.asarray(draws, np.float64)
     if draws.ndim != 3:
         raise ShapeError(f"draws for diagnostics need shape (chains, draws, coordinates), got {draws.shape}")
-    dataset = az.convert_to_dataset({"x": draws})
-    bulk = np.asarray(az.ess(dataset, method="bulk")["x"])
-    tail = np.asarray(az.ess(dataset, method="tail")["x"])
-    rhat = np.asarray(az.rhat(dataset)["x"])
+    axes = {"chain_axis": 0, "draw_axis": 1}
+    bulk = np.atleast_1d(array_stats.ess(draws, method="bulk", **axes))
+    # tail ESS at the 5 % and 95 % quantiles, as Vehtari et al. (2021) define it
+    tail = np.atleast_1d(array_stats.ess(draws, method="tail", prob=(0.05, 0.95), **axes))
+    rhat = np.atleast_1d(array_stats.rhat(draws, **axes))
     rhat_max, ess_min = float(np.max(rhat)), float(np.min(bulk))
     return {
         "ess_bulk_min": ess_min,

@@ -1,4 +1,4 @@
-"""Sampling results as ArviZ ``InferenceData``.
+"""Sampling results as ArviZ 1.x ``DataTree`` records.
 
 :func:`to_inference_data` builds the groups ArviZ's diagnostics and LOO need:
 
@@ -13,13 +13,14 @@
   chains failed.
 
 Failed chains are left out unless ``include_failed`` is set. Saving is the caller's business
-(``idata.to_netcdf(path)``; ArviZ 0.23 writes NetCDF through h5netcdf, one of its own
-dependencies).
+(``record.to_netcdf(path)``, NetCDF-4 through h5netcdf); :func:`load_posterior` opens such a file,
+and files written by ArviZ 0.x (``InferenceData.to_netcdf``, the same groups) alike.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from functools import partial
 from typing import Any
@@ -32,15 +33,6 @@ from landform.bayes.samplers import SamplingResult
 from landform.errors import NumericalError, ShapeError
 
 _DIMS = {"phi": ["coordinate"], "xi": ["normal"], "theta": ["parameter"]}
-
-
-def import_arviz():
-    """``arviz``, imported without its refactoring FutureWarning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        import arviz
-
-    return arviz
 
 
 def _attribute(value: Any):
@@ -92,13 +84,16 @@ def to_inference_data(
     include_failed: bool = False,
     attrs: dict | None = None,
 ):
-    """The :class:`SamplingResult` as ``arviz.InferenceData`` (module docstring).
+    """The :class:`SamplingResult` as an ArviZ ``xarray.DataTree`` (module docstring): groups
+    ``posterior``, ``sample_stats`` and optionally ``log_likelihood``; the record's attributes on
+    its root.
 
     ``log_likelihood``: per-example log-likelihoods of shape (C, D, N) for all C chains of the
     result (as :func:`landform.bayes.metrics.pointwise_log_likelihood` returns for
     ``result.positions``) or for the kept chains only.
     """
-    az = import_arviz()
+    from arviz_base import from_dict
+
     chains = chains_of(result, include_failed)
     positions = result.positions[chains]
     coords = {"unconstrained": list(result.names)}
@@ -149,4 +144,15 @@ def to_inference_data(
     record["kept_chains"] = record["kept_chains"] or "none"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return az.from_dict(**groups, coords=coords, dims=dims, attrs=record)
+        return from_dict(groups, coords=coords, dims=dims, attrs={"/": record})
+
+
+def load_posterior(path: str | os.PathLike):
+    """A saved sampling record (``posterior.nc``) as an ``xarray.DataTree``, loaded into memory
+    and the file closed: groups ``posterior``, ``sample_stats``, optionally ``log_likelihood``,
+    the record's attributes on the root. Reads files written by :func:`to_inference_data` and by
+    ArviZ 0.x's ``InferenceData.to_netcdf`` (the layout before ArviZ 1.x) alike."""
+    import xarray as xr
+
+    with xr.open_datatree(os.fspath(path), engine="h5netcdf") as tree:
+        return tree.load()

@@ -14,7 +14,7 @@ Failed chains are excluded from the estimates and counted in the table.
 
 Stages (cached by input hash): ``data`` → ``curve`` (shared with the paths study) →
 ``ensemble`` (full space only) → ``sample`` (one per setting, seed, space and T: ArviZ
-``InferenceData`` in ``posterior.nc``, prior draws, predictive draws) → analysis (tables,
+ArviZ ``DataTree`` in ``posterior.nc``, prior draws, predictive draws) → analysis (tables,
 temperature selection on validation LPPD, figures, report).
 
 A ``grid`` varies settings within one run: dotted paths into ``data``, ``model``, ``curve``,
@@ -46,6 +46,7 @@ from landform.bayes import (
     constrained_draws,
     curve_posterior,
     evaluate_run,
+    load_posterior,
     pointwise_log_likelihood,
     predictions,
     prior_coordinates,
@@ -779,9 +780,7 @@ def _slice_picks(table: pd.DataFrame, runs: list[PosteriorRun]) -> list[tuple[An
 def _coordinate_draws(folder: Path) -> np.ndarray:
     """The saved draws in the coordinates spaces are compared in: φ (θ in the full space; z
     when neither is saved), shape (chains, draws, dimension)."""
-    import arviz as az
-
-    group = az.from_netcdf(str(folder / "posterior.nc")).posterior
+    group = load_posterior(folder / "posterior.nc").posterior
     name = "phi" if "phi" in group else ("theta" if "theta" in group else "z")
     values = np.asarray(group[name])
     return values if values.ndim == 3 else values[..., None]

@@ -50,15 +50,14 @@ is the log of a mean of weights w_i = ρ_i^n, log-weights ℓ_i = n log ρ_i:
   same (a ball), and K_eff → 1 when one ray carries the sum; the estimate then rests on the few
   largest radii found, and says nothing about larger ones not found.
 - Pareto k̂: the shape of a generalized Pareto distribution fitted to the upper tail of the
-  weights (the M = ceil(min(K/5, 3√K)) largest, their excesses over the next one), by ArviZ's
-  ``psislw`` (the empirical-Bayes fit of Zhang and Stephens 2009 used in Pareto smoothed
-  importance sampling: Vehtari, Simpson, Gelman, Yao, Gabry 2015/2024, "Pareto smoothed
+  weights (the M largest, M = ⌊3√K⌋ for K > 225 and ⌊K/5⌋ otherwise, their excesses over the
+  next one), by ArviZ's PSIS (``arviz_stats``; the empirical-Bayes fit of Zhang and Stephens
+  2009 used in Pareto smoothed importance sampling: Vehtari, Simpson, Gelman, Yao, Gabry 2015/2024, "Pareto smoothed
   importance sampling", JMLR 25(72)). The weights' variance is finite only for k < 1/2 and their
   mean only for k < 1; the fit describes the tail seen among K rays (pre-asymptotic), which is
-  what decides how the mean of K weights behaves. k̂ = +inf when M < 5 (K < 21: too few rays to
+  what decides how the mean of K weights behaves. k̂ = +inf when M < 5 (K < 25: too few rays to
   fit a tail), −inf when the M+1 largest weights are equal (no excess at all: the limit of a
-  generalized Pareto with k → −∞; a ball), +inf when fewer than 5 weights exceed the cutoff
-  otherwise.
+  generalized Pareto with k → −∞; a ball), +inf when the tail cannot be fitted otherwise.
 - The rule: an estimate is *reliable* when K_eff ≥ :data:`MIN_EFFECTIVE_RAYS` (10),
   k̂ ≤ :func:`pareto_k_threshold` (K) = min(1 − 1/log10 K, 1/2), and no ray is unresolved.
   Why 1/2 and not the 0.7 of PSIS: log V̂ is the plain (unsmoothed) mean of the weights, whose
@@ -203,30 +202,36 @@ def effective_rays(radii, dimension: int, *, axis: int = 0) -> np.ndarray:
     return np.where(np.isfinite(logs).any(axis=-1), value, 0.0)
 
 
-def _psislw(log_weights):
-    """``arviz.psislw(log_weights)`` (rows of log-weights), without ArviZ's import-time
-    FutureWarning or the RuntimeWarnings of degenerate rows."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        import arviz
+def _pareto_shape(log_weights: np.ndarray) -> float:
+    """Pareto k̂ of one row of log-weights: ArviZ's PSIS tail fit (``arviz_stats``, r_eff = 1),
+    +inf where the fit is impossible (too few distinct tail values) or fails."""
+    from arviz_stats.base import array_stats
 
-        return arviz.psislw(log_weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            # psislw takes log-likelihoods ℓ and smooths the log-ratios −ℓ: pass −log w
+            k_hat = array_stats.psislw(-log_weights, r_eff=1.0)[1]
+        except ValueError:  # fewer than 5 tail draws, or all tail values equal
+            return math.inf
+    k_hat = float(np.asarray(k_hat))
+    return k_hat if np.isfinite(k_hat) else math.inf
 
 
 def _tail_size(k: int) -> int:
-    """M = ceil(min(K/5, 3√K)): the number of largest weights ArviZ's ``psislw`` fits (reff = 1)."""
-    return int(math.ceil(min(k / 5.0, 3.0 * math.sqrt(k))))
+    """M: the number of largest weights ArviZ's PSIS fits (r_eff = 1): ⌊3√K⌋ for K > 225, else ⌊K/5⌋."""
+    return int(math.floor(3.0 * math.sqrt(k))) if k > 225 else k // 5
 
 
 def pareto_k(radii, dimension: int, *, axis: int = 0) -> np.ndarray:
-    """Pareto k̂ of the weights w_i = ρ_i^n along ``axis`` (ArviZ's ``psislw``, reff = 1).
+    """Pareto k̂ of the weights w_i = ρ_i^n along ``axis`` (ArviZ's PSIS tail fit, r_eff = 1).
 
-    The shape of a generalized Pareto distribution fitted to the excesses of the M =
-    ceil(min(K/5, 3√K)) largest weights over the next one (Vehtari, Simpson, Gelman, Yao, Gabry
-    2024, "Pareto smoothed importance sampling"). +inf where M < 5 (K < 21: too few rays to fit a
-    tail); −inf where those M+1 weights are all equal (no excess: a ball); +inf where fewer than
-    5 weights exceed the cutoff otherwise; NaN where every radius is 0 (θ* outside the set).
+    The shape of a generalized Pareto distribution fitted to the excesses of the M largest
+    weights over the next one, M = ⌊3√K⌋ for K > 225 and ⌊K/5⌋ otherwise (Vehtari, Simpson,
+    Gelman, Yao, Gabry 2024, "Pareto smoothed importance sampling"). +inf where M < 5 (K < 25:
+    too few rays to fit a tail); −inf where those M+1 weights are all equal (no excess: a ball);
+    +inf where the tail cannot be fitted otherwise; NaN where every radius is 0 (θ* outside the
+    set).
     """
     logs = _log_weights(radii, dimension, axis)
     k = logs.shape[-1]
@@ -236,13 +241,13 @@ def pareto_k(radii, dimension: int, *, axis: int = 0) -> np.ndarray:
     fit = np.isfinite(top)
     if fit.any() and k > 0:
         m = _tail_size(k)
-        if m < 5:  # K < 21
+        if m < 5:  # K < 25
             out[fit] = np.inf
         else:
-            ordered = -np.sort(-flat[fit], axis=-1)
-            tied = ordered[:, 0] <= ordered[:, m]
-            k_hat = np.asarray(_psislw(flat[fit])[1], dtype=np.float64).reshape(-1)
-            out[fit] = np.where(tied, -np.inf, k_hat)
+            for row in np.flatnonzero(fit):
+                ordered = -np.sort(-flat[row])
+                tied = ordered[0] <= ordered[m]
+                out[row] = -np.inf if tied else _pareto_shape(flat[row])
     return out.reshape(logs.shape[:-1])
 
 
