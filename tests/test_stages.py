@@ -247,6 +247,10 @@ def test_a_file_in_a_subfolder_and_the_marker_itself_are_checked_too(tmp_path):
     assert stages.verify_stage(result.folder) == "final/params.msgpack does not match its checksum"
     with pytest.warns(stages.StageDamageWarning, match="final/params.msgpack"):  # no log: a warning
         assert not run_stage(tmp_path, "train", {"a": 1}, _writer(calls)).cached
+    # a changed value in the marker that still reads as JSON: its summary is used as a result
+    marker = json.loads((result.folder / DONE).read_text())
+    (result.folder / DONE).write_text(json.dumps({**marker, "summary": {"n": 7}}))
+    assert stages.verify_stage(result.folder) == f"{DONE} does not match its checksum"
     _truncate(result.folder / DONE)
     assert stages.verify_stage(result.folder) == f"{DONE} is unreadable"
     logs: list[str] = []

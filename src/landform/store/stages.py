@@ -25,11 +25,11 @@ curve. What makes that safe:
 
 A finished stage can still be damaged afterwards: a copy of the run folder interrupted, a full
 disk, a file system that loses or flips bits. So the marker also lists every file the stage
-wrote with its size and SHA-256 (``files``), and a cached stage is used only when its files
-match (:func:`verify_stage`). A damaged one is reported in one line through ``log`` (which
-stage, which file, what is wrong) and recomputed under the same key, so the stages that read it
-stay cached. Replacing it keeps the rule that a finished folder is never changed: the damaged
-folder is first renamed aside, to a temporary of this process
+wrote with its size and SHA-256 (``files``), and the checksum of its own content, and a cached
+stage is used only when all of them match (:func:`verify_stage`). A damaged one is reported in
+one line through ``log`` (which stage, which file, what is wrong) and recomputed under the same
+key, so the stages that read it stay cached. Replacing it keeps the rule that a finished folder
+is never changed: the damaged folder is first renamed aside, to a temporary of this process
 (``.<name>-<key>.damaged.<pid>@<host>.<random>.tmp``, which :func:`clean_temporaries` removes
 once its owner is gone) and deleted, then the stage is computed as if it had never existed.
 When several processes find the same damage at once, one rename wins; the others find the
@@ -72,6 +72,10 @@ FOREIGN_TEMPORARY_AGE = 24 * 3600.0
 #: The hash recorded for every file of a finished stage (streamed; about twice as fast as
 #: BLAKE2b here, where OpenSSL uses the CPU's SHA instructions).
 CHECKSUM = "sha256"
+
+#: The marker's field holding the checksum of the marker's own content (its summary is used as
+#: results, so a changed bit there matters as much as one in a file).
+MARKER_CHECKSUM = "marker_checksum"
 
 #: The owner part at the end of a temporary's name: ``.<pid>@<host>.<random>.tmp``.
 _OWNER = re.compile(r"\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9_-]+)\.(?P<random>[0-9a-f]+)\.tmp$")
@@ -151,6 +155,7 @@ def run_stage(
             "summary": summary,
             "files": file_checksums(temporary),
         }
+        marker[MARKER_CHECKSUM] = _marker_digest(marker)
         (temporary / DONE).write_text(json.dumps(marker, indent=2, sort_keys=True, default=str))
         try:
             os.rename(temporary, final)
@@ -191,8 +196,8 @@ def file_checksums(folder: str | os.PathLike) -> dict[str, dict[str, Any]]:
 
 def verify_stage(folder: str | os.PathLike) -> str | None:
     """What is wrong with the finished stage in ``folder``, in a few words naming the file, or
-    None when its marker reads and every file it lists is there with its recorded size and
-    checksum (files it does not list are not looked at).
+    None when its marker reads and matches its own checksum, and every file it lists is there
+    with its recorded size and checksum (files it does not list are not looked at).
 
     A marker without ``files`` (written before checksums) passes: there is nothing to check
     against. The checksums of an intact folder are computed once per process and remembered
@@ -211,6 +216,8 @@ def verify_stage(folder: str | os.PathLike) -> str | None:
         return f"{DONE} is unreadable"
     if files is None:
         return None
+    if marker.get(MARKER_CHECKSUM) != _marker_digest(marker) or not all(isinstance(v, dict) for v in files.values()):
+        return f"{DONE} does not match its checksum"
     stamps = {}
     for relative, expected in sorted(files.items()):
         path = folder / relative
@@ -236,6 +243,14 @@ def verify_stage(folder: str | os.PathLike) -> str | None:
 
 #: The folders this process has checked in full, with the identity of each file when checked.
 _VERIFIED: dict[Path, dict[str, tuple[int, ...]]] = {}
+
+
+def _marker_digest(marker: dict[str, Any]) -> str:
+    """The checksum of a marker's own content: of its JSON text (keys sorted, as written and read
+    back) without the checksum itself."""
+    content = {key: value for key, value in marker.items() if key != MARKER_CHECKSUM}
+    text = json.dumps(json.loads(json.dumps(content, default=str)), sort_keys=True)
+    return hashlib.new(CHECKSUM, text.encode("utf-8")).hexdigest()
 
 
 def _digest(path: Path) -> str:
