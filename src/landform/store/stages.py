@@ -308,7 +308,8 @@ def _set_aside(final: Path, identity: tuple[Any, ...] | None) -> None:
 
 def read_marker(folder: str | os.PathLike) -> dict[str, Any]:
     """The marker of the finished stage in ``folder``: ``stage``, ``key``, ``inputs``,
-    ``seconds`` and ``summary``."""
+    ``seconds`` and ``summary``; since stage checksums also ``files`` (relative path → size and
+    checksum) and ``marker_checksum``."""
     return json.loads((Path(folder) / DONE).read_text())
 
 
