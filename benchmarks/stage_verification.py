@@ -1,14 +1,18 @@
 """What checking cached stages against their checksums costs a rerun of a finished run.
 
-A finished run (by default the quick MNIST low-data run, trained first if ``--out`` holds no
-run yet) is rerun with every stage cached, alternately with the check (each cached stage's files
-hashed with SHA-256 and compared with its marker, the process's memory of checked folders
-cleared first, as in a fresh ``landform run``) and without it (``verify_stage`` replaced by
-one that passes everything). Reported: the rerun's best wall time both ways, the time of
-checking every stage folder alone (best of ``--repeats``; the files are in the page cache, as
-right after the rerun reads them: on a cold cache the rerun reads them from disk either way),
-the bytes and files checked, and SHA-256 against BLAKE2b throughput on those files.
-Prints one JSON object.
+A finished run (by default the quick MNIST low-data run, computed first if ``--out`` holds none)
+is rerun with every stage cached, alternately with the check (each cached stage's files hashed
+with SHA-256 and compared with its marker, the process's memory of checked folders cleared
+first, as in a fresh ``landform run``) and without it (``verify_stage`` replaced by one that
+passes everything). Reported: the rerun's best wall time both ways, the time of checking every
+stage folder alone (best of ``--repeats``; the files are in the page cache, as right after a
+run: on a cold cache the rerun reads them from disk with or without the check), the bytes and
+files checked, and SHA-256 against BLAKE2b throughput on those files.
+
+By default a rerun stops before the study's analysis (tables, figures, report), which reads the
+same files with or without the check and takes the same time either way: the overhead is then a
+fraction of the part of the rerun it can change, so an upper bound on its fraction of the whole
+rerun. ``--with-analysis`` times the whole rerun. Prints one JSON object.
 
     PYTHONPATH=src .venv/bin/python benchmarks/stage_verification.py [--out /tmp/store-mnist] [--repeats 2]
 """
@@ -30,10 +34,21 @@ if "LANDFORM_DATA" not in os.environ and (ROOT.parent / "shared" / "datasets").i
 os.environ.setdefault("LANDFORM_PROGRESS", "0")
 
 from landform.store import stages  # noqa: E402
-from landform.studies import run_config_file  # noqa: E402
+from landform.studies import run_config_file, volume  # noqa: E402
 
 
-def _rerun(config: Path, variant: str, out: Path, *, verify: bool) -> float:
+def _run(config: Path, variant: str, out: Path, *, analysis: bool, log) -> None:
+    """Run (or rerun) ``config`` into ``out``; without ``analysis``, stop once every stage is there."""
+    original = volume._analyse
+    if not analysis:
+        volume._analyse = lambda config, run_folder, measured, log: run_folder.path("report.html")
+    try:
+        run_config_file(config, variant=variant, out=out, progress=False, log=log)
+    finally:
+        volume._analyse = original
+
+
+def _rerun(config: Path, variant: str, out: Path, *, verify: bool, analysis: bool) -> float:
     """Wall seconds of one rerun of the finished run in ``out`` (every stage must be cached)."""
     stages._VERIFIED.clear()
     original = stages.verify_stage
@@ -42,7 +57,7 @@ def _rerun(config: Path, variant: str, out: Path, *, verify: bool) -> float:
     logs: list[str] = []
     try:
         start = time.perf_counter()
-        run_config_file(config, variant=variant, out=out, progress=False, log=logs.append)
+        _run(config, variant, out, analysis=analysis, log=logs.append)
         seconds = time.perf_counter() - start
     finally:
         stages.verify_stage = original
@@ -68,21 +83,23 @@ def main() -> None:
     parser.add_argument("--variant", default="quick")
     parser.add_argument("--out", type=Path, default=Path("/tmp/store-mnist"))
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--with-analysis", action="store_true", help="time the whole rerun, analysis included")
     args = parser.parse_args()
 
     first_run_seconds = None
-    if not (args.out / "tables").is_dir():
+    if not list((args.out / "stages").glob(f"*/{stages.DONE}")):
         start = time.perf_counter()
-        run_config_file(args.config, variant=args.variant, out=args.out, progress=False, log=lambda line: None)
+        _run(args.config, args.variant, args.out, analysis=args.with_analysis, log=lambda line: None)
         first_run_seconds = time.perf_counter() - start
     folders = sorted(path.parent for path in (args.out / "stages").glob(f"*/{stages.DONE}"))
     files = [folder / name for folder in folders for name in stages.read_marker(folder).get("files", {})]
     unverifiable = sum("files" not in stages.read_marker(folder) for folder in folders)
 
+    _rerun(args.config, args.variant, args.out, verify=False, analysis=args.with_analysis)  # warm-up: imports, JIT
     with_check, without_check = [], []
     for _ in range(args.repeats):  # alternated, so that load on a shared machine hits both alike
-        with_check.append(_rerun(args.config, args.variant, args.out, verify=True))
-        without_check.append(_rerun(args.config, args.variant, args.out, verify=False))
+        with_check.append(_rerun(args.config, args.variant, args.out, verify=True, analysis=args.with_analysis))
+        without_check.append(_rerun(args.config, args.variant, args.out, verify=False, analysis=args.with_analysis))
 
     check_alone = float("inf")
     for _ in range(args.repeats):
@@ -98,6 +115,7 @@ def main() -> None:
                 "benchmark": "stage_verification",
                 "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
                 "variant": args.variant,
+                "analysis_timed": args.with_analysis,
                 "stages": len(folders),
                 "stages_without_checksums": unverifiable,
                 "files_checked": len(files),
