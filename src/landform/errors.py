@@ -47,6 +47,10 @@ class NumericalError(LandformError, ArithmeticError):
     """A numerical procedure failed (non-finite values, no convergence)."""
 
 
+class StageDamagedError(LandformError, OSError):
+    """A finished stage in the cache is damaged and could not be replaced by a fresh copy."""
+
+
 def check_finite(name: str, array) -> None:
     """Raise :class:`DataError` if ``array`` holds NaN or inf values."""
     import numpy as np
