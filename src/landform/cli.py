@@ -28,8 +28,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)  # a log line stays one line in a log file, whatever its length
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def friendly(command):
