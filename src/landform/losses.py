@@ -8,6 +8,9 @@ Definitions (per example i):
 - ``cross_entropy``: -log softmax(z_i)[y_i], integer labels y_i.
 - ``binary_cross_entropy``: -y log σ(z) - (1-y) log(1-σ(z)) with logits z (one output column or
   a scalar per example), targets in {0, 1}.
+- ``token_cross_entropy``: (1/T) Σ_t −log softmax(z_it)[y_it], next-token cross-entropy averaged
+  over the T positions of a sequence (logits (N, T, V), integer targets (N, T)); its accuracy is
+  the fraction of positions predicted right.
 - ``mse``: mean over outputs of (f_i - y_i)^2.
 - ``gaussian_nll``: 0.5 log(2π σ²) + (f_i - y_i)² / (2σ²) with a fixed σ, averaged over
   output dimensions.
@@ -57,6 +60,12 @@ def _as_column(values: jnp.ndarray, targets: jnp.ndarray) -> tuple[jnp.ndarray, 
 def cross_entropy(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
     """Softmax cross-entropy with integer labels, per example."""
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32))
+
+
+def token_cross_entropy(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
+    """Softmax cross-entropy with integer labels at every position, averaged per sequence."""
+    values = optax.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32))
+    return jnp.mean(values.reshape(values.shape[0], -1), axis=-1)
 
 
 def binary_cross_entropy(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
@@ -143,6 +152,9 @@ def correct(outputs: jnp.ndarray, targets: jnp.ndarray, kind: str) -> jnp.ndarra
     if kind == "binary_agreement":
         same = (outputs > 0) == (targets > 0)
         return jnp.mean(same.reshape(same.shape[0], -1).astype(jnp.float32), axis=-1)
+    if kind == "token_multiclass":
+        same = jnp.argmax(outputs, axis=-1) == targets.astype(jnp.int32)
+        return jnp.mean(same.reshape(same.shape[0], -1).astype(jnp.float32), axis=-1)
     if kind == "multiclass":
         return (jnp.argmax(outputs, axis=-1) == targets.astype(jnp.int32)).astype(jnp.float32)
     if kind == "binary":
@@ -196,6 +208,7 @@ def check_compatible(loss: Loss, output_shape: tuple[int, ...], targets) -> None
 
 _LOSSES: dict[str, Callable[..., Loss]] = {
     "cross_entropy": lambda: Loss("cross_entropy", cross_entropy, "multiclass"),
+    "token_cross_entropy": lambda: Loss("token_cross_entropy", token_cross_entropy, "token_multiclass"),
     "binary_cross_entropy": lambda: Loss("binary_cross_entropy", binary_cross_entropy, "binary"),
     "mse": lambda: Loss("mse", mse, None),
     "gaussian_nll": lambda sigma=1.0: Loss("gaussian_nll", lambda f, y: gaussian_nll(f, y, sigma), None),

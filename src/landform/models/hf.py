@@ -96,6 +96,25 @@ def load_causal_lm(
     return model.to(torch.float32).eval()
 
 
+def load_tokenizer(source: str | os.PathLike, *, download: bool = False) -> Any:
+    """The tokenizer saved with a causal language model (``AutoTokenizer``), from a local folder
+    or a Hub name, under the same rules as :func:`load_causal_lm` (no network unless
+    ``download=True``); :class:`ModelUnavailableError` when there is none."""
+    transformers = _transformers()
+    path = Path(source).expanduser()
+    local_only = path.is_dir() or not download or _offline()
+    try:
+        return transformers.AutoTokenizer.from_pretrained(
+            str(path) if path.is_dir() else str(source), local_files_only=local_only
+        )
+    except (OSError, ValueError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelUnavailableError(
+            f"no tokenizer for {source!r} locally{'' if download else ' (download=False)'}: save one beside the model "
+            f"(tokenizer.save_pretrained(folder)) or use the dataset's own tokens (data.tokens: characters) [{first}]"
+        ) from None
+
+
 def causal_lm_logits(model: Any) -> Any:
     """``model`` wrapped as a ``torch.nn.Module`` that maps token ids (N, T) to next-token logits
     (N, T, V) (``model(input_ids=x, use_cache=False).logits``); its parameters are the model's
