@@ -352,8 +352,8 @@ def _analyse(config: Config, run_folder: RunFolder, stages, description: dict, l
         f"{config.description or config.name} — variant {config.variant}: the behavioural basin (mean KL from θ*'s "
         f"next-token distributions) of a {int(first.parameters):,}-parameter model ({first.backend}) on "
         f"{config.data.sequences} sequences of {config.data.dataset}; {spec.directions} "
-        f"{spec.normalization}-normalised rays per seed, KL cutoffs {spec.thresholds}; {first.evaluations_per_ray:.1f} evaluations and "
-        f"{first.seconds_per_ray:.2f} s per ray, one full evaluation {first.evaluation_seconds:.3f} s."
+        f"{spec.normalization}-normalised rays per seed, KL cutoffs {spec.thresholds}; "
+        f"{first.evaluations_per_ray:.1f} evaluations and {first.seconds_per_ray:.2f} s per ray, one full evaluation {first.evaluation_seconds:.3f} s."
     )
     report = write_report(
         run_folder.path("report.html"),
