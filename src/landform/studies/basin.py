@@ -353,7 +353,8 @@ def _analyse(config: Config, run_folder: RunFolder, stages, description: dict, l
         f"next-token distributions) of a {int(first.parameters):,}-parameter model ({first.backend}) on "
         f"{config.data.sequences} sequences of {config.data.dataset}; {spec.directions} "
         f"{spec.normalization}-normalised rays per seed, KL cutoffs {spec.thresholds}; "
-        f"{first.evaluations_per_ray:.1f} evaluations and {first.seconds_per_ray:.2f} s per ray, one full evaluation {first.evaluation_seconds:.3f} s."
+        f"{first.evaluations_per_ray:.1f} evaluations and {first.seconds_per_ray:.2f} s per ray, "
+        f"one full evaluation {first.evaluation_seconds:.3f} s."
     )
     report = write_report(
         run_folder.path("report.html"),
