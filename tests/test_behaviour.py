@@ -118,3 +118,31 @@ def test_exit_radii_with_a_kl_cutoff(tiny_lm):
     radii = result.radii[:, 1, 0]
     values = np.asarray(landscape.loss_batch(landscape.theta[None] + radii[:, None] * dirs))
     np.testing.assert_allclose(values, tau, rtol=0.02)
+
+
+def test_a_torch_module_and_its_jax_twin_have_the_same_behavioural_landscape():
+    torch = pytest.importorskip("torch")
+    from landform.models.torch import TorchLandscape, twin, twin_order
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).eval()
+    model, params = twin(module, (5,))
+    x = np.random.default_rng(0).standard_normal((12, 5)).astype(np.float32)
+    ours = TorchLandscape.behavioural(module, x)
+    theirs = behavioural_landscape(model.apply, params, x)
+    order = twin_order(model, module)
+    thetas = np.stack(
+        [np.asarray(ours.theta) + 0.3 * np.random.default_rng(s).standard_normal(ours.dim) for s in (1, 2)]
+    )
+    thetas = thetas.astype(np.float32)
+    np.testing.assert_allclose(np.asarray(ours.per_example(ours.theta)), 0.0, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(ours.per_example_batch(thetas)),
+        np.asarray(theirs.per_example_batch(thetas[:, order])),
+        rtol=1e-4,
+        atol=1e-7,
+    )
+    recomputed = TorchLandscape.behavioural(module, x, cache=False)
+    np.testing.assert_allclose(
+        np.asarray(recomputed.per_example_batch(thetas)), np.asarray(ours.per_example_batch(thetas)), rtol=1e-6
+    )

@@ -24,6 +24,7 @@ _LAZY = {
     "Landscape": "landform.landscape",
     "Chunking": "landform.landscape",
     "prefix_means": "landform.landscape",
+    "behavioural_landscape": "landform.behaviour",
     "ravel": "landform.flat",
     "leaf_slices": "landform.flat",
     "get_loss": "landform.losses",
