@@ -146,3 +146,30 @@ def test_a_torch_module_and_its_jax_twin_have_the_same_behavioural_landscape():
     np.testing.assert_allclose(
         np.asarray(recomputed.per_example_batch(thetas)), np.asarray(ours.per_example_batch(thetas)), rtol=1e-6
     )
+
+
+def test_token_cross_entropy_averages_positions_and_checks_shapes():
+    from landform.errors import ShapeError
+    from landform.losses import check_compatible, get_loss
+
+    loss = get_loss("token_cross_entropy")
+    logits = np.random.default_rng(0).standard_normal((3, 4, 5))
+    labels = np.random.default_rng(1).integers(0, 5, (3, 4))
+    log_q = numpy_log_softmax(logits)
+    expected = -np.take_along_axis(log_q, labels[..., None], -1)[..., 0].mean(axis=1)
+    np.testing.assert_allclose(
+        np.asarray(loss.per_example(jnp.asarray(logits), jnp.asarray(labels))), expected, rtol=1e-5
+    )
+    accuracy = np.mean(np.argmax(logits, -1) == labels, axis=1)
+    np.testing.assert_allclose(np.asarray(landform_correct(logits, labels, loss.accuracy_kind)), accuracy)
+    check_compatible(loss, (3, 4, 5), labels)
+    with pytest.raises(ShapeError, match="0..V-1"):
+        check_compatible(loss, (3, 4, 3), labels + 3)
+    with pytest.raises(ShapeError, match=r"\(N, T, V\)"):
+        check_compatible(loss, (3, 5), labels)
+
+
+def landform_correct(outputs, targets, kind):
+    from landform.losses import correct
+
+    return correct(jnp.asarray(outputs), jnp.asarray(targets), kind)

@@ -186,6 +186,18 @@ def check_compatible(loss: Loss, output_shape: tuple[int, ...], targets) -> None
             )
         if targets.min(initial=0) < 0 or targets.dtype.kind == "f" and not np.all(targets == np.round(targets)):
             raise ShapeError("cross_entropy needs integer class labels 0..C-1")
+    elif loss.name == "token_cross_entropy":
+        classes = int(targets.max()) + 1 if targets.size else 0
+        if len(output_shape) != targets.ndim + 1 or tuple(output_shape[1:-1]) != tuple(targets.shape[1:]):
+            raise ShapeError(
+                f"token_cross_entropy needs logits (N, T, V) for targets (N, T): the model outputs shape "
+                f"{tuple(output_shape)} and the targets have shape {targets.shape}"
+            )
+        if output_shape[-1] < classes or targets.min(initial=0) < 0:
+            raise ShapeError(
+                f"token_cross_entropy needs integer targets 0..V-1: they go up to {classes - 1} but the model has "
+                f"{output_shape[-1]} logits per position"
+            )
     elif loss.name == "binary_cross_entropy":
         target_width = int(np.prod(targets.shape[1:], dtype=np.int64)) if targets.ndim > 1 else 1
         if width != target_width:
