@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from landform.errors import ConfigError
-from landform.studies import load_config, run_config_file
+from landform.studies import basin, load_config, run_config_file
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "basin"
 
@@ -23,6 +23,19 @@ def check_table(folder: Path, backend: str) -> pd.DataFrame:
     assert (table.evaluations_per_ray > 1).all() and (table.evaluation_seconds > 0).all()
     assert np.isfinite(table.mean_log_radius).all() and (table.median_radius > 0).all()
     return table
+
+
+def save_character_tokenizer(folder: Path) -> None:
+    """A Hugging Face tokenizer whose tokens are tiny Shakespeare's characters in code-point order
+    (landform's own character ids), saved beside the model."""
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    from landform.data.sources import fetch
+
+    characters = sorted(set(fetch("shakespeare", "shakespeare.txt").read_text(encoding="utf-8")))
+    tokenizer = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(characters)}, merges=[]))
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer).save_pretrained(folder)
 
 
 def test_hugging_face_model_from_a_folder_end_to_end(tmp_path, monkeypatch):
@@ -39,9 +52,14 @@ def test_hugging_face_model_from_a_folder_end_to_end(tmp_path, monkeypatch):
     )
     folder = tmp_path / "tiny-neox"
     transformers.GPTNeoXForCausalLM(config).save_pretrained(folder)
+    save_character_tokenizer(folder)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    overrides = [f"model.hf_model={folder}", "data.tokens=characters"]
+    overrides = [f"model.hf_model={folder}"]  # the config's tokens: tokenizer reads the folder's tokenizer
     path = CONFIGS / "pythia_shakespeare.yaml"
+    # a character-level tokenizer gives the dataset's own character windows
+    by_tokenizer = basin._sequences(load_config(path, "quick", overrides)[1])[0]
+    by_characters = basin._sequences(load_config(path, "quick", [*overrides, "data.tokens=characters"])[1])[0]
+    np.testing.assert_array_equal(by_tokenizer, by_characters)
     logs: list[str] = []
     report = run_config_file(
         path, variant="quick", out=tmp_path / "run", overrides=overrides, progress=False, log=logs.append
