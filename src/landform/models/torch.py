@@ -578,6 +578,9 @@ class TorchLandscape(Landscape):
         landscape._distribution = distribution
         if not keep:
             landscape._recompute = True
+            # each chunk of examples also runs θ*'s forward pass: count its activations per example
+            cost = landscape._cost
+            landscape._cost = _Cost(2 * cost.bytes_per_example, cost.bytes_per_vector)
             return landscape
         examples = landscape.choose_chunking(1).examples
         with torch.no_grad():
