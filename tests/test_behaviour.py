@@ -173,3 +173,19 @@ def landform_correct(outputs, targets, kind):
     from landform.losses import correct
 
     return correct(jnp.asarray(outputs), jnp.asarray(targets), kind)
+
+
+def test_curvature_at_the_centre_is_the_fisher_information():
+    """For softmax regression z = x W, the Hessian of the mean KL at θ* is the Fisher information
+    (1/N) Σ_i x_i x_iᵀ ⊗ (diag(p_i) − p_i p_iᵀ): the curvature tools measure it exactly."""
+    from landform.curvature import top_eigenvalues
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20, 3))
+    weights = rng.standard_normal((3, 4))
+    landscape = behavioural_landscape(lambda w, xs: xs @ w, jnp.asarray(weights, jnp.float32), x.astype(np.float32))
+    p = np.exp(numpy_log_softmax(x @ weights))
+    fisher = sum(np.kron(np.outer(xi, xi), np.diag(pi) - np.outer(pi, pi)) for xi, pi in zip(x, p)) / len(x)
+    exact = np.linalg.eigvalsh(fisher)[::-1][:2]
+    result = top_eigenvalues(landscape, 2, iterations=12)
+    np.testing.assert_allclose(np.asarray(result.values), exact, rtol=1e-3)
