@@ -12,7 +12,7 @@ transformers = pytest.importorskip("transformers")
 
 from landform.errors import ModelUnavailableError, ShapeError  # noqa: E402
 from landform.landscape import Chunking  # noqa: E402
-from landform.models.hf import causal_lm_landscape, load_causal_lm  # noqa: E402
+from landform.models.hf import causal_lm_landscape, load_causal_lm, load_tokenizer  # noqa: E402
 from landform.models.torch import TorchLandscape  # noqa: E402
 from landform.volume import exit_radii, random_directions  # noqa: E402
 
@@ -103,6 +103,10 @@ def test_saved_folder_loads_without_network_and_uncached_names_fail_fast(neox, t
     monkeypatch.delenv("HF_HUB_OFFLINE")
     with pytest.raises(ModelUnavailableError, match="download=False"):
         load_causal_lm("EleutherAI/pythia-70m", cache_dir=tmp_path / "empty-cache")
+    with pytest.raises(ModelUnavailableError, match="no tokenizer .* in its folder"):
+        load_tokenizer(folder)  # the model was saved without one
+    with pytest.raises(ModelUnavailableError, match="no tokenizer .* in the Hugging Face cache"):
+        load_tokenizer("EleutherAI/pythia-70m-not-cached")
     with pytest.raises(ModelUnavailableError, match="no config.json"):
         load_causal_lm(tmp_path)
     with pytest.raises(ModelUnavailableError, match="no model folder"):

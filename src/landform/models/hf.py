@@ -96,6 +96,10 @@ def load_causal_lm(
     return model.to(torch.float32).eval()
 
 
+#: Files one of which a folder with a saved tokenizer holds.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model", "spiece.model")
+
+
 def load_tokenizer(source: str | os.PathLike, *, download: bool = False) -> Any:
     """The tokenizer saved with a causal language model (``AutoTokenizer``), from a local folder
     or a Hub name, under the same rules as :func:`load_causal_lm` (no network unless
@@ -104,14 +108,26 @@ def load_tokenizer(source: str | os.PathLike, *, download: bool = False) -> Any:
     path = Path(source).expanduser()
     local_only = path.is_dir() or not download or _offline()
     try:
-        return transformers.AutoTokenizer.from_pretrained(
+        if path.is_dir() and not any((path / name).is_file() for name in TOKENIZER_FILES):
+            # transformers 5 would build an empty tokenizer from the model's config alone
+            raise OSError(f"none of {', '.join(TOKENIZER_FILES)} in {path}")
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
             str(path) if path.is_dir() else str(source), local_files_only=local_only
         )
+        if len(tokenizer) < 2:
+            raise OSError(f"the tokenizer found has {len(tokenizer)} tokens")
+        return tokenizer
     except (OSError, ValueError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        where = (
+            "its folder" if path.is_dir() else "the Hugging Face cache (landform does not download it: download=False)"
+        )
+        if download and not path.is_dir():
+            where = "the Hugging Face cache, and it could not be downloaded"
         raise ModelUnavailableError(
-            f"no tokenizer for {source!r} locally{'' if download else ' (download=False)'}: save one beside the model "
-            f"(tokenizer.save_pretrained(folder)) or use the dataset's own tokens (data.tokens: characters) [{first}]"
+            f"no tokenizer for {source!r} in {where}: save one beside the model (tokenizer.save_pretrained(folder)), "
+            f"download the model once where there is network (huggingface-cli download {source}), or use the "
+            f"dataset's own tokens (data.tokens: characters) [{first}]"
         ) from None
 
 
