@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "landform"
 
 #: Floors, lowest first. A module of floor i may import floors 0..i only.
 LAYERS: list[set[str]] = [
-    {"errors", "files", "flat", "losses", "landscape", "progress", "runtime", "loops"},
+    {"errors", "files", "flat", "losses", "landscape", "behaviour", "progress", "runtime", "loops"},
     {"data"},
     {"models"},
     {"train"},

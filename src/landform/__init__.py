@@ -4,7 +4,7 @@ The core idea: a *landscape* is a model, a dataset and a loss seen as a function
 parameter vector θ (:class:`Landscape`). Volumes, curves, tunnels and posteriors are built on it.
 
 Floors, lowest first; each imports only the floors before it: the core (:mod:`landform.flat`,
-:mod:`landform.losses`, :mod:`landform.landscape`, :mod:`landform.files`, ...),
+:mod:`landform.losses`, :mod:`landform.landscape`, :mod:`landform.behaviour`, :mod:`landform.files`, ...),
 :mod:`landform.data`, :mod:`landform.models`, :mod:`landform.train`, :mod:`landform.store` (run
 folders, the stage cache, reports), the measurements (:mod:`landform.volume`,
 :mod:`landform.paths`, :mod:`landform.subspace`, :mod:`landform.bayes`, :mod:`landform.views`),
@@ -24,6 +24,7 @@ _LAZY = {
     "Landscape": "landform.landscape",
     "Chunking": "landform.landscape",
     "prefix_means": "landform.landscape",
+    "behavioural_landscape": "landform.behaviour",
     "ravel": "landform.flat",
     "leaf_slices": "landform.flat",
     "get_loss": "landform.losses",

@@ -39,6 +39,11 @@ class DataUnavailableError(LandformError, FileNotFoundError):
     """A dataset's files are neither in the data folder nor downloadable right now."""
 
 
+class ModelUnavailableError(LandformError, FileNotFoundError):
+    """A pretrained model's files are neither in a local folder nor in the local cache, and are
+    not to be downloaded now (offline, or downloads not allowed)."""
+
+
 class TrainingError(LandformError, RuntimeError):
     """Training could not go on (for example the loss became NaN)."""
 

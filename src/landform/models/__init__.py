@@ -9,7 +9,8 @@ user's own come in through factories (:mod:`landform.models.factory`): a config 
 import path (``model: {factory: "module:function", options: {...}}``) or by a name given to
 :func:`register`. PyTorch checkpoints of the zoo's architectures load into their JAX twins, and
 any ``torch.nn.Module`` can be measured as a landscape evaluated by PyTorch
-(:mod:`landform.models.torch`, needs the ``torch`` extra).
+(:mod:`landform.models.torch`, needs the ``torch`` extra); Hugging Face causal language models
+are measured by their behavioural basin (:mod:`landform.models.hf`, needs the ``hf`` extra).
 """
 
 from landform.models.activations import ACTIVATION_NAMES, ACTIVATIONS, get_activation

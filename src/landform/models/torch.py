@@ -23,6 +23,12 @@ only when one of them is used, so the rest of landform works without it):
    backends). It serves every measurement that needs only loss values (exit radii, cutoffs,
    the grid protocol, planes, slices, videos); gradients are not available.
 
+A **behavioural** landscape of any module with a predictive distribution
+(:meth:`TorchLandscape.behavioural`) scores the module's outputs at θ by the mean KL divergence
+from its outputs at θ*, as :func:`landform.behaviour.behavioural_landscape` does for JAX models;
+θ*'s outputs are computed once by PyTorch and cached as targets within the memory budget, or
+recomputed per chunk of examples when they do not fit.
+
 Conventions of :class:`TorchLandscape`: θ is the concatenation of the module's trainable
 parameters (``requires_grad``) in ``named_parameters()`` order, each flattened row-major
 (:attr:`TorchLandscape.layout` names the slices); buffers (BatchNorm running statistics) are
@@ -45,10 +51,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from landform.behaviour import cache_fits, reference_targets
 from landform.errors import ConfigError, ShapeError, check_finite
 from landform.flat import LeafSlice, as_vectors
 from landform.landscape import DEFAULT_MEMORY_BUDGET, Chunking, Landscape, _Cost
-from landform.losses import Loss, check_compatible, correct, get_loss
+from landform.losses import DISTRIBUTIONS, Loss, behavioural_loss, check_compatible, correct, get_loss
 from landform.models.base import Model, Params
 from landform.models.registry import build
 from landform.models.zoo import _image_shape
@@ -489,6 +496,8 @@ class TorchLandscape(Landscape):
                 f"y has shape {tuple(targets.shape)}"
             )
         self._module = module
+        self._distribution: str | None = None  # set by behavioural(): θ*'s outputs are the targets
+        self._recompute = False  # behavioural without the cache: θ*'s outputs recomputed per chunk
         self._fixed = fixed
         self._slices = tuple(slices)
         self._loss = loss
@@ -520,6 +529,75 @@ class TorchLandscape(Landscape):
             memory_budget=memory_budget,
             cost=_Cost(bytes_per_example=per_example_bytes, bytes_per_vector=parameter_bytes),
         )
+
+    @classmethod
+    def behavioural(
+        cls,
+        module: Any,
+        x: Any,
+        *,
+        distribution: str = "categorical",
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        cache: bool | None = None,
+    ) -> TorchLandscape:
+        """The behavioural landscape L(θ) = (1/N) Σ_i (1/P) Σ_p KL(p_θ*(· | x_i, p) ‖ p_θ(· | x_i, p))
+        of ``module`` around its current parameters θ* on the inputs ``x`` (no targets; see
+        :mod:`landform.behaviour`, Scherlis & Belrose 2025, arXiv 2501.18812).
+
+        The module's outputs are logits: (N, ..., C) over C outcomes (a causal language model's
+        (N, T, V)) for ``"categorical"``, one per output for ``"bernoulli"``. θ*'s targets
+        (log-probabilities or logits) are computed once by PyTorch, in chunks, and kept when they
+        take at most half of ``memory_budget`` (the chunks then get the rest); otherwise, or with
+        ``cache=False``, they are recomputed for every chunk of examples. ``metric="correct"``
+        is agreement with θ*'s most probable outcome.
+        """
+        torch = _torch()
+        if distribution not in DISTRIBUTIONS:
+            behavioural_loss(distribution)  # raises UnknownNameError listing the distributions
+        inputs = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+        count = int(inputs.shape[0]) if inputs.ndim else 0
+        if count < 1:
+            raise ShapeError(f"a behavioural landscape needs at least one input; got shape {tuple(inputs.shape)}")
+        landscape = cls(
+            module, inputs, np.zeros(count, np.float32), behavioural_loss(distribution), memory_budget=memory_budget
+        )
+        with torch.no_grad():
+            one = landscape._module(landscape._inputs[:1])
+        if distribution == "categorical" and (one.ndim < 2 or one.shape[-1] < 2):
+            raise ShapeError(
+                f"a categorical predictive distribution needs logits over at least two outcomes on the last axis; "
+                f"the module outputs shape {tuple(one.shape)} per example (use distribution='bernoulli')"
+            )
+        reference_bytes = count * int(np.prod(tuple(one.shape[1:]), dtype=np.int64)) * 4
+        keep = cache_fits(reference_bytes, memory_budget) if cache is None else bool(cache)
+        if keep and reference_bytes >= memory_budget:
+            raise ConfigError(
+                f"θ*'s outputs on {count} inputs take {reference_bytes / 2**20:.0f} MiB, more than the memory budget "
+                f"({memory_budget / 2**20:.0f} MiB); raise memory_budget or pass cache=None to recompute them per chunk"
+            )
+        landscape._distribution = distribution
+        if not keep:
+            landscape._recompute = True
+            # each chunk of examples also runs θ*'s forward pass: count its activations per example
+            cost = landscape._cost
+            landscape._cost = _Cost(2 * cost.bytes_per_example, cost.bytes_per_vector)
+            return landscape
+        examples = landscape.choose_chunking(1).examples
+        with torch.no_grad():
+            parts = [
+                reference_targets(_to_jax(landscape._module(landscape._inputs[start : start + examples])), distribution)
+                for start in range(0, count, examples)
+            ]
+        targets = parts[0] if len(parts) == 1 else jnp.concatenate(parts)
+        check_finite("θ*'s outputs", np.asarray(targets))
+        landscape.y = targets
+        landscape.memory_budget = max(int(memory_budget) - reference_bytes, 1)
+        return landscape
+
+    @property
+    def caches_reference(self) -> bool:
+        """Whether a behavioural landscape keeps θ*'s outputs (False: recomputed per chunk)."""
+        return self._distribution is not None and not self._recompute
 
     # ------------------------------------------------------------------ parameters
 
@@ -602,9 +680,16 @@ class TorchLandscape(Landscape):
                 for start in range(0, self.num_examples, examples):
                     xs = self._inputs[start : start + examples]
                     outputs = self._outputs(params, xs, block.shape[0])
-                    parts.append(score(_to_jax(outputs), self.y[start : start + examples]))
+                    parts.append(score(_to_jax(outputs), self._targets(start, xs)))
                 rows.append(parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=1))
         return rows[0] if len(rows) == 1 else jnp.concatenate(rows, axis=0)
+
+    def _targets(self, start: int, xs: Any) -> jax.Array:
+        """The targets of the examples ``xs`` (starting at ``start``): the stored ones, or, for a
+        behavioural landscape without its cache, θ*'s outputs computed now."""
+        if not self._recompute:
+            return self.y[start : start + xs.shape[0]]
+        return reference_targets(_to_jax(self._module(xs)), self._distribution)
 
     def _outputs(self, params: dict[str, Any], xs: Any, count: int) -> Any:
         """The module's outputs (V, E, ...) for V parameter sets (leading axis of ``params``)."""

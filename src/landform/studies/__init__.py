@@ -61,6 +61,7 @@ STUDIES: dict[str, str] = {
     "volume": "landform.studies.volume",
     "paths": "landform.studies.paths",
     "tunnels": "landform.studies.tunnels",
+    "basin": "landform.studies.basin",
 }
 
 
