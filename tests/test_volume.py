@@ -318,6 +318,30 @@ def test_every_ray_reports_the_first_crossing_of_a_bump(n):
         assert np.any(np.abs(unchecked.radii[:, 0, 0] * norms - math.sqrt(2)) < 1e-2)
 
 
+def test_the_default_resolution_reports_the_first_crossing_of_the_bump_on_every_ray():
+    # the issue's example at default settings: L(θ) = ½‖θ‖² + 2 exp(−((‖θ‖ − 1)/0.1)²), τ = 1,
+    # n = 10, normalization "none". L crosses τ on the way up the bump (r₁ ≈ 0.8905), dips below
+    # it after the bump and leaves for good near sqrt(2); the default must report r₁ on every ray
+    from scipy.optimize import brentq
+
+    # r₁ by bisection in float64 to 1e-15, after checking on a fine grid that nothing crosses
+    # before it (a sign change of L − τ on [0, 0.99] only at r₁)
+    first = brentq(lambda r: _bump_profile(r) - 1.0, 0.5, 0.99, xtol=1e-15, rtol=1e-15)
+    grid_r = np.linspace(0.0, first, 1_000_001)
+    assert np.all(_bump_profile(grid_r[:-1]) < 1.0) and _bump_profile(first * (1 + 1e-12)) > 1.0
+    n, k = 10, 500
+    bump = lambda th: 0.5 * jnp.sum(th * th) + 2.0 * jnp.exp(-(((jnp.sqrt(jnp.sum(th * th)) - 1.0) / 0.1) ** 2))  # noqa: E731
+    landscape = Landscape.from_function(bump, n, theta=jnp.zeros(n))
+    d = random_directions(jax.random.key(19), jnp.zeros(n), normalization="none")
+    norms = np.linalg.norm(np.asarray(d.batch(np.arange(k)), np.float64), axis=1)
+    result = exit_radii(landscape, d, k, 1.0)
+    assert np.all(result.status == 0)
+    # every ray's bracket holds r₁ and its radius is r₁ to the default tolerance (1e-3)
+    assert np.all(result.lower[:, 0, 0] * norms <= first * (1 + 1e-6))
+    assert np.all(result.upper[:, 0, 0] * norms >= first * (1 - 1e-6))
+    np.testing.assert_allclose(result.radii[:, 0, 0] * norms, first, rtol=1e-3)
+
+
 def band_classifier(n, band, exits):
     """Two classes, label 0 for every example; example i is classified correctly at θ iff
     r = ‖θ‖ lies outside ``band`` = (a, b) and below exits[i]: its accuracy drops to 0 on the band
@@ -336,7 +360,7 @@ def band_classifier(n, band, exits):
 @pytest.mark.parametrize(
     "band, exits, resolution",
     [
-        # (b − a) / final exit = 0.9 / 1.58 = 0.57 > 0.5, the default resolution
+        # (b − a) / final exit = 0.9 / 1.58 = 0.57 > 0.15, the default resolution
         ((0.4, 1.3), 1.5 + 0.02 * np.arange(10), None),
         # 0.1 / 1.2 = 0.083 > 0.05
         ((0.5, 0.6), 1.0 + 0.05 * np.arange(10), 0.05),
