@@ -42,6 +42,19 @@ from landform.volume.estimators import (
     ranking_stability,
 )
 from landform.volume.grid import grid_radii
+from landform.volume.preconditioned import (
+    LOWER_BOUND_NOTE,
+    PreconditionedDirections,
+    Preconditioner,
+    RayDiagnostics,
+    RayEstimate,
+    acg_log_density,
+    gaussian_log_mass,
+    log_gammainc,
+    preconditioned_directions,
+    ray_diagnostics,
+    ray_log_volume,
+)
 from landform.volume.radii import (
     METRIC_NAMES,
     STATUS_NAMES,
@@ -50,10 +63,12 @@ from landform.volume.radii import (
     load_radii,
     save_radii,
 )
-from landform.volume.search import exit_radii
+from landform.volume.search import DEFAULT_RESOLUTION, exit_radii
 
 __all__ = [
     "BIASES_NAMES",
+    "DEFAULT_RESOLUTION",
+    "LOWER_BOUND_NOTE",
     "METRIC_NAMES",
     "NORMALIZATION_NAMES",
     "PERTURB_NAMES",
@@ -63,23 +78,33 @@ __all__ = [
     "Directions",
     "ExitRadii",
     "RadiusSettings",
+    "PreconditionedDirections",
+    "Preconditioner",
     "RankingStability",
+    "RayDiagnostics",
+    "RayEstimate",
     "VolumeEstimate",
+    "acg_log_density",
     "bootstrap_interval",
     "cutoffs",
     "estimate",
     "exit_radii",
+    "gaussian_log_mass",
     "get_statistic",
     "grid_radii",
     "landscape_cutoffs",
     "load_radii",
+    "log_gammainc",
     "log_max_volume",
     "log_unit_ball_volume",
     "log_volume",
     "mean_log_radius",
     "median_radius",
+    "preconditioned_directions",
     "random_directions",
     "ranking_stability",
+    "ray_diagnostics",
+    "ray_log_volume",
     "running_mean",
     "save_radii",
 ]
