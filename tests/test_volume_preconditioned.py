@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from landform.errors import ConfigError, ShapeError
+from landform.errors import ConfigError, ShapeError, UnknownNameError
 from landform.landscape import Landscape
 from landform.volume import (
     LOWER_BOUND_NOTE,
@@ -23,6 +23,7 @@ from landform.volume import (
     preconditioned_directions,
     random_directions,
     ray_diagnostics,
+    ray_estimate,
     ray_log_volume,
 )
 
@@ -162,9 +163,15 @@ def test_exit_radii_along_preconditioned_directions_give_the_ellipsoid_volume():
     norms = np.linalg.norm(x, axis=1)
     explicit = ray_log_volume(result.radii[:, 0, 0] * norms, n, log_density=acg_log_density(x / norms[:, None], pre))
     assert explicit.value == pytest.approx(ours.value[0, 0], abs=1e-4)
-    # and from the existing estimate(), which adds log V_n and the jacobian
+    # and from the existing estimate(), which adds log V_n and the jacobian, and ray_estimate()
     existing = estimate(result, include_ball=True, include_jacobian=True, num_resamples=10)
     assert existing.value[0, 0] == pytest.approx(ours.value[0, 0], abs=1e-9)
+    assert ray_estimate(result).value[0, 0] == pytest.approx(ours.value[0, 0], abs=1e-12)
+    # the prior N(0, s²·H⁻¹) (the rays' own Σ, scaled): P(χ²_n ≤ 2τ/s²)
+    mass = ray_estimate(result, quantity="log_gaussian_mass", prior_scale=0.9)
+    assert mass.value[0, 0] == pytest.approx(chi2.logcdf(2 * tau / 0.81, n), abs=n * 1e-3)
+    with pytest.raises(UnknownNameError):
+        ray_estimate(result, quantity="volume")
 
 
 def test_isotropic_preconditioned_directions_are_scaled_plain_gaussians():
@@ -212,6 +219,8 @@ def test_gaussian_mass_of_a_ball_is_chi_squared(n):
         mpmath.mp.dps = 50
         exact = float(mpmath.log(mpmath.gammainc(n / 2, 0, tau / sigma**2, regularized=True)))
     mass = gaussian_log_mass(result.sphere_radii / sigma, n)
+    same = ray_estimate(result, quantity="log_gaussian_mass", prior_scale=sigma)
+    assert same.value[0, 0] == mass.value[0, 0]
     # exit radii to 1e-3 move log P by about n·1e-3 at most (the density of R² at R = 1)
     assert mass.value[0, 0] == pytest.approx(exact, abs=max(1e-3, n * 1e-3))
     exact_rays = gaussian_log_mass(np.full(3, math.sqrt(2 * tau)) / sigma, n)

@@ -73,7 +73,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import gammainc, gammaln, logsumexp
 
-from landform.errors import ConfigError, ShapeError
+from landform.errors import ConfigError, ShapeError, UnknownNameError
 from landform.volume.directions import Directions, _gaussians, _grouped, _Leaf
 from landform.volume.estimators import (
     MIN_EFFECTIVE_RAYS,
@@ -82,11 +82,13 @@ from landform.volume.estimators import (
     pareto_k,
     pareto_k_threshold,
 )
+from landform.volume.radii import UNRESOLVED, ExitRadii
 
 __all__ = [
     "LOWER_BOUND_NOTE",
     "PreconditionedDirections",
     "Preconditioner",
+    "RAY_QUANTITIES",
     "RayDiagnostics",
     "RayEstimate",
     "acg_log_density",
@@ -94,6 +96,7 @@ __all__ = [
     "log_gammainc",
     "preconditioned_directions",
     "ray_diagnostics",
+    "ray_estimate",
     "ray_log_volume",
 ]
 
@@ -529,3 +532,55 @@ def gaussian_log_mass(
         value = logsumexp(logs, axis=0) - math.log(radii.shape[0])
     checks = ray_diagnostics(logs, censored=censored, unresolved=unresolved)
     return RayEstimate("log_gaussian_mass", np.asarray(value), logs, checks, checks.censored > 0, int(dimension))
+
+
+def ray_estimate(
+    result: ExitRadii,
+    *,
+    quantity: str = "log_volume",
+    prior_scale: float = 1.0,
+    include_ball: bool = True,
+) -> RayEstimate:
+    """The ray estimate of an :class:`~landform.volume.ExitRadii` result, per (landscape, threshold).
+
+    Its rays are d_i = M·v_i with M the directions' linear map (I for ``none``, the diagonal of
+    unit norms for ``filter_scale``, D² + U·Uᵀ = M·Mᵀ for :func:`preconditioned_directions`) and
+    v_i a standard Gaussian, and its ``sphere_radii`` are radii of M⁻¹(S − θ*) along v_i/‖v_i‖.
+
+    - ``quantity="log_volume"``: :func:`ray_log_volume` of the sphere radii with the result's
+      ``log_jacobian`` (log |det M|), + log V_n unless ``include_ball`` is False.
+    - ``quantity="log_gaussian_mass"``: :func:`gaussian_log_mass` of the prior
+      N(θ*, prior_scale²·M·Mᵀ), centred at θ*: N(θ*, σ²·I) for ``none`` directions, a prior
+      whose standard deviation is σ times the norm of each entry's unit in θ* for
+      ``filter_scale``, N(θ*, σ²·Σ) for preconditioned directions. Whitened radii are
+      ``sphere_radii / prior_scale``; no weights (the rays are the ACG of the prior).
+
+    Censored rays make it a lower bound (flagged), unresolved rays make it unreliable. Results
+    along ``filter`` or ``layer`` directions give neither (their v_i is not Gaussian; see
+    :mod:`landform.volume.directions`); the result does not record its normalisation, so this
+    cannot be checked here.
+    """
+    if not isinstance(result, ExitRadii):
+        raise ConfigError(f"expected ExitRadii from exit_radii or grid_radii, got {type(result).__name__}")
+    radii = np.asarray(result.sphere_radii, np.float64)
+    unresolved = np.asarray(result.status) == UNRESOLVED
+    if quantity == "log_volume":
+        return ray_log_volume(
+            radii,
+            result.dimension,
+            log_jacobian=result.log_jacobian,
+            include_ball=include_ball,
+            censored=result.censored,
+            unresolved=unresolved,
+        )
+    if quantity == "log_gaussian_mass":
+        if not prior_scale > 0:
+            raise ConfigError(f"prior_scale must be positive, got {prior_scale}")
+        return gaussian_log_mass(
+            radii / float(prior_scale), result.dimension, censored=result.censored, unresolved=unresolved
+        )
+    raise UnknownNameError("ray estimate", quantity, RAY_QUANTITIES)
+
+
+RAY_QUANTITIES = ("log_volume", "log_gaussian_mass")
+"""What :func:`ray_estimate` computes."""
