@@ -340,6 +340,9 @@ def test_the_default_resolution_reports_the_first_crossing_of_the_bump_on_every_
     assert np.all(result.lower[:, 0, 0] * norms <= first * (1 + 1e-6))
     assert np.all(result.upper[:, 0, 0] * norms >= first * (1 - 1e-6))
     np.testing.assert_allclose(result.radii[:, 0, 0] * norms, first, rtol=1e-3)
+    # the earlier default, 0.5, reports the later exit on a good share of these rays
+    coarse = exit_radii(landscape, d, k, 1.0, resolution=0.5)
+    assert np.mean(np.abs(coarse.radii[:, 0, 0] * norms / first - 1) > 1e-2) > 0.1
 
 
 def band_classifier(n, band, exits):
