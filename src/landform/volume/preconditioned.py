@@ -74,7 +74,7 @@ import numpy as np
 from scipy.special import gammainc, gammaln, logsumexp
 
 from landform.errors import ConfigError, ShapeError, UnknownNameError
-from landform.volume.directions import Directions, _gaussians, _grouped, _Leaf
+from landform.volume.directions import GROUP, Directions, _gaussians, _grouped, _Leaf
 from landform.volume.estimators import (
     MIN_EFFECTIVE_RAYS,
     effective_rays,
@@ -262,11 +262,11 @@ class PreconditionedDirections(Directions):
         if indices.size == 0:
             return jnp.zeros((0, width), self.dtype)
         padded = _grouped(indices)
-        parts = [_gaussians(self.key, padded[j : j + 8], width, self.dtype) for j in range(0, padded.size, 8)]
+        parts = [_gaussians(self.key, padded[j : j + GROUP], width, self.dtype) for j in range(0, padded.size, GROUP)]
         return jnp.concatenate(parts)[: indices.size]
 
     def generate(self, indices) -> tuple[jax.Array, jax.Array]:
-        """(x_i, m_i) for each i in ``indices``: directions (k, n) and Mahalanobis lengths (k,)."""
+        """(x_i, m_i) for each i in ``indices``: directions (K, n) and Mahalanobis lengths (K,)."""
         indices = np.asarray(indices, dtype=np.uint32).reshape(-1)
         if indices.size == 0:
             return jnp.zeros((0, self.size), self.dtype), jnp.zeros((0,), self.dtype)
