@@ -234,8 +234,10 @@ def test_radii_match_the_analytic_exit_radius_of_a_quadratic():
         np.testing.assert_allclose(result.sphere_radii[:, 0, t], exact * np.linalg.norm(vectors, axis=1), rtol=1e-3)
     assert result.radii.shape == (60, 1, 2)
     assert result.evaluations.shape == (60,) and np.all(result.evaluations >= 2)
-    # after the pilot rays, the concentration of exits makes each ray cheap
-    assert result.evaluations[20:].mean() <= 10
+    # after the pilot rays, the concentration of exits makes each ray cheap: a few evaluations per
+    # exit, plus the first-crossing check at the default resolution 0.15 (points every 0.15·lo
+    # below the larger exit: about 6 below the smaller one, which serve both, and 4 between them)
+    assert result.evaluations[20:].mean() <= 18
 
 
 def test_radii_of_a_non_quadratic_landscape():
