@@ -234,8 +234,10 @@ def test_radii_match_the_analytic_exit_radius_of_a_quadratic():
         np.testing.assert_allclose(result.sphere_radii[:, 0, t], exact * np.linalg.norm(vectors, axis=1), rtol=1e-3)
     assert result.radii.shape == (60, 1, 2)
     assert result.evaluations.shape == (60,) and np.all(result.evaluations >= 2)
-    # after the pilot rays, the concentration of exits makes each ray cheap
-    assert result.evaluations[20:].mean() <= 10
+    # after the pilot rays, the concentration of exits makes each ray cheap: a few evaluations per
+    # exit, plus the first-crossing check at the default resolution 0.15 (points every 0.15·lo
+    # below the larger exit: about 6 below the smaller one, which serve both, and 4 between them)
+    assert result.evaluations[20:].mean() <= 18
 
 
 def test_radii_of_a_non_quadratic_landscape():
@@ -318,6 +320,33 @@ def test_every_ray_reports_the_first_crossing_of_a_bump(n):
         assert np.any(np.abs(unchecked.radii[:, 0, 0] * norms - math.sqrt(2)) < 1e-2)
 
 
+def test_the_default_resolution_reports_the_first_crossing_of_the_bump_on_every_ray():
+    # the issue's example at default settings: L(θ) = ½‖θ‖² + 2 exp(−((‖θ‖ − 1)/0.1)²), τ = 1,
+    # n = 10, normalization "none". L crosses τ on the way up the bump (r₁ ≈ 0.8905), dips below
+    # it after the bump and leaves for good near sqrt(2); the default must report r₁ on every ray
+    from scipy.optimize import brentq
+
+    # r₁ by bisection in float64 to 1e-15, after checking on a fine grid that nothing crosses
+    # before it (a sign change of L − τ on [0, 0.99] only at r₁)
+    first = brentq(lambda r: _bump_profile(r) - 1.0, 0.5, 0.99, xtol=1e-15, rtol=1e-15)
+    grid_r = np.linspace(0.0, first, 1_000_001)
+    assert np.all(_bump_profile(grid_r[:-1]) < 1.0) and _bump_profile(first * (1 + 1e-12)) > 1.0
+    n, k = 10, 500
+    bump = lambda th: 0.5 * jnp.sum(th * th) + 2.0 * jnp.exp(-(((jnp.sqrt(jnp.sum(th * th)) - 1.0) / 0.1) ** 2))  # noqa: E731
+    landscape = Landscape.from_function(bump, n, theta=jnp.zeros(n))
+    d = random_directions(jax.random.key(19), jnp.zeros(n), normalization="none")
+    norms = np.linalg.norm(np.asarray(d.batch(np.arange(k)), np.float64), axis=1)
+    result = exit_radii(landscape, d, k, 1.0)
+    assert np.all(result.status == 0)
+    # every ray's bracket holds r₁ and its radius is r₁ to the default tolerance (1e-3)
+    assert np.all(result.lower[:, 0, 0] * norms <= first * (1 + 1e-6))
+    assert np.all(result.upper[:, 0, 0] * norms >= first * (1 - 1e-6))
+    np.testing.assert_allclose(result.radii[:, 0, 0] * norms, first, rtol=1e-3)
+    # the earlier default, 0.5, reports the later exit on a good share of these rays
+    coarse = exit_radii(landscape, d, k, 1.0, resolution=0.5)
+    assert np.mean(np.abs(coarse.radii[:, 0, 0] * norms / first - 1) > 1e-2) > 0.1
+
+
 def band_classifier(n, band, exits):
     """Two classes, label 0 for every example; example i is classified correctly at θ iff
     r = ‖θ‖ lies outside ``band`` = (a, b) and below exits[i]: its accuracy drops to 0 on the band
@@ -336,7 +365,7 @@ def band_classifier(n, band, exits):
 @pytest.mark.parametrize(
     "band, exits, resolution",
     [
-        # (b − a) / final exit = 0.9 / 1.58 = 0.57 > 0.5, the default resolution
+        # (b − a) / final exit = 0.9 / 1.58 = 0.57 > 0.15, the default resolution
         ((0.4, 1.3), 1.5 + 0.02 * np.arange(10), None),
         # 0.1 / 1.2 = 0.083 > 0.05
         ((0.5, 0.6), 1.0 + 0.05 * np.arange(10), 0.05),

@@ -64,6 +64,7 @@ from landform.volume import (
 )
 from landform.volume.estimators import INTERVAL, MAX_PARETO_K, MIN_EFFECTIVE_RAYS
 from landform.volume.radii import UNRESOLVED
+from landform.volume.search import DEFAULT_RESOLUTION
 
 STATISTICS = ("log_volume", "log_max_volume", "mean_log_radius", "median_radius")
 
@@ -103,7 +104,7 @@ class VolumeSpec(Strict):
     method: Literal["search", "grid"] = "search"
     tolerance: float = Field(1e-3, gt=0, lt=1)
     resolution: float = Field(
-        0.5,
+        DEFAULT_RESOLUTION,
         gt=0,
         le=1,
         description="first crossings: an excursion above τ below the reported exit narrower than resolution × "

@@ -9,13 +9,27 @@ inside the set.
 - :func:`random_directions` → :class:`Directions`: direction i from ``fold_in(key, i)``, with
   ``none``, ``filter`` (Li et al. 2018), ``filter_scale`` (the paper's code) or ``layer``
   normalisation, on all parameters, weights only or a regex of leaf paths.
-- :func:`exit_radii` (bracketing search, the default; first crossings up to its ``resolution``)
+- :func:`preconditioned_directions` → :class:`PreconditionedDirections`: rays x_i ~ N(0, Σ),
+  Σ = D² + U·Uᵀ (:class:`Preconditioner`: from a curvature diagonal, Adam's second moments, or
+  given), whose unit vectors follow the angular central Gaussian law (:func:`acg_log_density`).
+- :func:`exit_radii` (bracketing search, the default; first crossings up to its ``resolution``,
+  :data:`DEFAULT_RESOLUTION`)
   and :func:`grid_radii` (the paper's 100-point grid) → :class:`ExitRadii` of shape (rays,
   landscapes, thresholds), with status, censoring, evaluations per ray and the loss at θ*;
   :func:`save_radii` and :func:`load_radii` store it in a folder.
 - :func:`log_volume`, :func:`log_max_volume`, :func:`mean_log_radius`, :func:`median_radius`,
   :func:`bootstrap_interval`, :func:`estimate` → :class:`VolumeEstimate`, and
   :func:`ranking_stability` → :class:`RankingStability`.
+- Ray estimates with their diagnostics (:class:`RayEstimate`, :class:`RayDiagnostics`: effective
+  rays, Pareto k̂, largest-weight share): :func:`ray_log_volume` (importance-weighted against
+  the uniform direction law), :func:`gaussian_log_mass` (the mass of the set under a Gaussian
+  prior centred at θ*, in closed form per ray: :func:`log_gammainc`) and :func:`ray_estimate`
+  for an :class:`ExitRadii`.
+
+  Every ray estimator (the paper's log-volume included) is a stochastic lower bound in high
+  dimension: when the per-ray weights spread over many nats the mean is set by the largest
+  weight found. The number to trust is a reference estimator that does not rest on rays,
+  tethered annealing (``landform.volume.annealing``).
 - :func:`cutoffs`, :func:`landscape_cutoffs` → :class:`Cutoffs` (running mean over the pool).
 """
 
@@ -42,6 +56,21 @@ from landform.volume.estimators import (
     ranking_stability,
 )
 from landform.volume.grid import grid_radii
+from landform.volume.preconditioned import (
+    LOWER_BOUND_NOTE,
+    RAY_QUANTITIES,
+    PreconditionedDirections,
+    Preconditioner,
+    RayDiagnostics,
+    RayEstimate,
+    acg_log_density,
+    gaussian_log_mass,
+    log_gammainc,
+    preconditioned_directions,
+    ray_diagnostics,
+    ray_estimate,
+    ray_log_volume,
+)
 from landform.volume.radii import (
     METRIC_NAMES,
     STATUS_NAMES,
@@ -50,10 +79,12 @@ from landform.volume.radii import (
     load_radii,
     save_radii,
 )
-from landform.volume.search import exit_radii
+from landform.volume.search import DEFAULT_RESOLUTION, exit_radii
 
 __all__ = [
     "BIASES_NAMES",
+    "DEFAULT_RESOLUTION",
+    "LOWER_BOUND_NOTE",
     "METRIC_NAMES",
     "NORMALIZATION_NAMES",
     "PERTURB_NAMES",
@@ -63,23 +94,35 @@ __all__ = [
     "Directions",
     "ExitRadii",
     "RadiusSettings",
+    "RAY_QUANTITIES",
+    "PreconditionedDirections",
+    "Preconditioner",
     "RankingStability",
+    "RayDiagnostics",
+    "RayEstimate",
     "VolumeEstimate",
+    "acg_log_density",
     "bootstrap_interval",
     "cutoffs",
     "estimate",
     "exit_radii",
+    "gaussian_log_mass",
     "get_statistic",
     "grid_radii",
     "landscape_cutoffs",
     "load_radii",
+    "log_gammainc",
     "log_max_volume",
     "log_unit_ball_volume",
     "log_volume",
     "mean_log_radius",
     "median_radius",
+    "preconditioned_directions",
     "random_directions",
     "ranking_stability",
+    "ray_diagnostics",
+    "ray_estimate",
+    "ray_log_volume",
     "running_mean",
     "save_radii",
 ]

@@ -1,6 +1,14 @@
 """Volume estimators from exit radii, with bootstrap intervals, their diagnostics and ranking
 stability.
 
+Every estimator here rests on rays and is a *stochastic lower bound in high dimension*: once the
+weights ρ_i^n spread over many nats, the mean of K of them is set by the largest one found and
+sits below E[ρ^n] with high probability, whatever K is in practice. The diagnostics below say
+when this is happening; none of them can see directions no ray hit. The number to trust is a
+reference estimator that does not rest on rays: tethered annealing (``landform.volume.annealing``).
+Preconditioned rays (:mod:`landform.volume.preconditioned`) shrink the spread of the weights when
+the preconditioner matches the basin's curvature, and are lower bounds in the same way.
+
 Let S be the τ-sublevel set around θ* and suppose S is star-shaped about θ*, with radial function
 ρ(u) (the exit radius along the unit vector u). In polar coordinates
 
