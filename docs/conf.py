@@ -47,7 +47,6 @@ extensions = [
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "jupyter_execute"]
-templates_path = ["_templates"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
 
 # Docstrings: plain reStructuredText prose with Sphinx roles; a few functions with many
