@@ -2,6 +2,7 @@
 #   make demo   install landform (only what the demo needs) and run `landform demo`
 #               (report in runs/demo/report.html)
 #   make test   install landform with its test tools and run the test suite
+#   make docs   build the documentation site (docs/_build/html), tutorials executed, warnings as errors
 # The interpreter is the newest supported one present (Python 3.13, then 3.12: on PATH, or under
 # pyenv's versions folder); `make test PYTHON=python3.12` picks one. Each interpreter gets its own
 # environment, .venv-3.13 or .venv-3.12, and .venv links to the one the last plain `make` used.
@@ -26,7 +27,7 @@ PYTEST_ARGS ?= -n 2 --dist loadfile
 # CPU; point pip at a CPU-only index to skip them); if it cannot be installed those tests skip.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test test-slow format install clean
+.PHONY: demo test test-slow format install clean docs
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "No supported Python found: landform needs Python 3.13 or 3.12 \
@@ -53,6 +54,11 @@ $(BIN)/.installed: pyproject.toml | $(BIN)/python
 		|| echo "$(TORCH) could not be installed for this Python: the PyTorch tests will be skipped"
 	touch $@
 
+# the documentation site's tools (Sphinx, myst-nb, the book theme) and what the tutorials import
+$(BIN)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[docs]' '$(TORCH)'
+	touch $@
+
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed-demo
@@ -62,6 +68,11 @@ test: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The site: API reference from the docstrings, tutorials executed (cached in docs/_build), any
+# warning an error. Open docs/_build/html/index.html.
+docs: $(BIN)/.installed-docs
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 # Fix what the linter can and format the code (what `make test` checks).
 format: $(BIN)/.installed
@@ -74,5 +85,5 @@ test-slow: $(BIN)/.installed
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache docs/_build docs/api
 	[ -L .venv ] && rm .venv || true

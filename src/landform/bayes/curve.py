@@ -57,7 +57,7 @@ class CurvePosteriorSettings(NamedTuple):
     - ``volume_prior_scale``: s of φ ~ N(0, s² I) in the volume space.
     - ``full_prior_scale``: s of θ ~ N(0, s² I) in the full space.
     - ``t_prior``: the density of t on (``t_lower``, ``t_upper``): "arc_length" ‖c'(t)‖ / S,
-      "jacobian" (arc length times |det ∂φ/∂λ| in the tunnel) or "none" (uniform in t).
+      "jacobian" (arc length times ``|det ∂φ/∂λ|`` in the tunnel) or "none" (uniform in t).
     - ``xi_scale``: ξ ~ N(0, xi_scale² I); ``tube_scale``: s_tube of the tunnel map;
       ``frame``: the moving frame e_i(t) ("rotation_minimising", "transported", "frenet").
     """

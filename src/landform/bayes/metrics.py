@@ -161,7 +161,7 @@ def predictive_metrics(
     posterior, result: SamplingResult, x, y, *, batch_size: int = 64, prefix: str = ""
 ) -> dict[str, float]:
     """LPPD per point and RMSE (Gaussian) or accuracy (categorical) of the valid chains'
-    draws on (x, y); keys are prefixed with ``prefix`` (e.g. "test_")."""
+    draws on (x, y); keys are prefixed with ``prefix`` (e.g. ``"test_"``)."""
     positions = result.positions[chains_of(result)]
     values, predicted = scores(posterior, positions, x, y, batch_size=batch_size)
     return _metrics(posterior.likelihood.kind, values, predicted, y, prefix)

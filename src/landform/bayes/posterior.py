@@ -420,7 +420,7 @@ def volume_posterior(
     prior_scale: float = 1.0,
     curve: Curve | None = None,
 ) -> Posterior:
-    """The posterior over the K subspace coordinates φ ~ N(0, ``prior_scale``² I).
+    """The posterior over the K subspace coordinates φ ~ N(0, s² I) with s = ``prior_scale``.
 
     ``curve`` (in φ coordinates) provides default starting points c(t_i), t_i ~ U(0, 1);
     without it chains start at prior draws.
@@ -465,7 +465,7 @@ def tunnel_posterior(
     xi_scale: float = 0.5,
 ) -> Posterior:
     """The posterior in tunnel coordinates (t, ξ): t ~ U(lower, upper) × ``t_prior`` factor,
-    ξ ~ N(0, ``xi_scale``² I); z = (logit-scaled t, ξ) (module docstring)."""
+    ξ ~ N(0, s² I) with s = ``xi_scale``; z = (logit-scaled t, ξ) (module docstring)."""
     _check_t_prior(t_prior)
     xi_scale = _check_positive("xi_scale", xi_scale)
     if tunnel.dimension != subspace.dimension:
@@ -599,7 +599,7 @@ def full_posterior(
     prior_scale: float = 1.0,
     initial_points=None,
 ) -> Posterior:
-    """The posterior over all n = ``dimension`` weights, θ ~ N(0, ``prior_scale``² I).
+    """The posterior over all n = ``dimension`` weights, θ ~ N(0, s² I) with s = ``prior_scale``.
 
     ``initial_points`` (m, n), e.g. a deep ensemble, are the default starting points (chain i
     starts at point i mod m).

@@ -47,7 +47,7 @@ def interval_to_unconstrained(x, lower: float, upper: float) -> jax.Array:
 
 
 def interval_log_jacobian(u, lower: float, upper: float) -> jax.Array:
-    """log |dx/du| = log(b − a) − softplus(u) − softplus(−u) (stable for large |u|)."""
+    """log ``|dx/du|`` = log(b − a) − softplus(u) − softplus(−u) (stable for large ``|u|``)."""
     u = jnp.asarray(u)
     return jnp.log(upper - lower) - jax.nn.softplus(u) - jax.nn.softplus(-u)
 
@@ -66,5 +66,5 @@ def positive_to_unconstrained(x) -> jax.Array:
 
 
 def positive_log_jacobian(u) -> jax.Array:
-    """log |dx/du| = u for x = exp(u)."""
+    """log ``|dx/du|`` = u for x = exp(u)."""
     return jnp.asarray(u)

@@ -84,7 +84,7 @@ class LLCEstimate(NamedTuple):
         undersampled: (C,) True for each chain whose kept draws hold fewer than
             :data:`MIN_EFFECTIVE_SAMPLES` effective samples.
         effective_samples: (C,) effective sample size of each chain's kept loss trace.
-        drift: (C,) |mean of the second half − mean of the first half| of the kept loss trace, in
+        drift: (C,) ``|mean of the second half − mean of the first half|`` of the kept loss trace, in
             standard deviations of the second half; NaN for a chain that diverged.
         diverged: True if any loss became non-finite.
         negative: True if λ̂ < 0.

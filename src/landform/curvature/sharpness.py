@@ -130,7 +130,7 @@ def average_sharpness(
     """Average-case sharpness E[L(θ* + ρ T u)] − L(θ*) over Gaussian u, with its standard error.
 
     Perturbation i is ρ·d_i, with d_i the volume direction i (:func:`landform.volume.random_directions`
-    from ``key``) for the volume normalisations, or |θ*| ⊙ g_i (``elementwise``) with g_i that
+    from ``key``) for the volume normalisations, or ``|θ*|`` ⊙ g_i (``elementwise``) with g_i that
     direction's Gaussian. See the module docstring.
 
     Args:
@@ -295,7 +295,7 @@ def worst_sharpness(
 
 
 def adaptive_sharpness(landscape: Landscape, radius: float, *, norm: str = "l2", **options) -> Sharpness:
-    """Adaptive worst-case sharpness (Andriushchenko et al. 2023): :func:`worst_sharpness` with T = diag(|θ*|).
+    """Adaptive worst-case sharpness (Andriushchenko et al. 2023): :func:`worst_sharpness` with T = diag(``|θ*|``).
 
     Unchanged when a ReLU network is rescaled without changing its function (see the module
     docstring); ``options`` go to :func:`worst_sharpness`.

@@ -50,7 +50,7 @@ class Eigenpairs(NamedTuple):
 
     @property
     def converged(self) -> np.ndarray:
-        """True where the residual is below 1e-3 of the spectral scale (|largest value|)."""
+        """True where the residual is below 1e-3 of the spectral scale (``|largest value|``)."""
         scale = max(float(np.max(np.abs(self.values))), np.finfo(np.float32).tiny)
         return self.residuals <= 1e-3 * scale
 

@@ -32,7 +32,7 @@ class NestedSplit:
     """Nested training sets as prefixes of one split.
 
     ``split`` is B followed by A (in order, as far as the largest level needs);
-    ``level_sizes`` are |B| + q_k, non-decreasing; level k is ``split[:level_sizes[k]]``.
+    ``level_sizes`` are ``|B|`` + q_k, non-decreasing; level k is ``split[:level_sizes[k]]``.
     ``indices`` are the row indices into the split the examples were drawn from (``-1`` for
     examples that came from elsewhere, such as generated noise), or ``None`` if unknown.
     """
@@ -66,7 +66,7 @@ def nest(
 ) -> NestedSplit:
     """Nested levels B ∪ A[:q] from a base split and an ordered additions split.
 
-    ``level_sizes`` are total sizes |B| + q, non-decreasing, each between |B| and |B| + |A|.
+    ``level_sizes`` are total sizes ``|B|`` + q, non-decreasing, each between ``|B|`` and ``|B|`` + ``|A|``.
     Additions beyond the largest level are dropped. ``indices`` (optional) label the rows of
     B followed by A with their origin.
     """
@@ -118,7 +118,7 @@ def nested_levels(split: Split, level_sizes: Sequence[int], seed: int, base_size
     """Nested training sets drawn at random from ``split`` (usually a dataset's train split).
 
     B has ``base_size`` examples (default: the smallest level size) and A has
-    max(level_sizes) - |B|, drawn by :func:`draw_base_and_additions` with ``seed``.
+    max(level_sizes) - ``|B|``, drawn by :func:`draw_base_and_additions` with ``seed``.
     """
     sizes = [int(s) for s in level_sizes]
     if not sizes:
@@ -264,8 +264,8 @@ def imbalanced_nested(
 ) -> NestedSplit:
     """Nested levels with an imbalanced base and balanced additions (Fan et al. 2025).
 
-    B: level_sizes[0] examples, round(fraction * |B|) from ``classes``
-    (:func:`imbalanced_indices`); A: max(level_sizes) - |B| class-balanced examples from the
+    B: level_sizes[0] examples, round(fraction * ``|B|``) from ``classes``
+    (:func:`imbalanced_indices`); A: max(level_sizes) - ``|B|`` class-balanced examples from the
     rest, in prefix-balanced order (:func:`balanced_indices`). The paper's setting:
     level_sizes=(1500, 2000, 3000, 6000, 10000), fraction=0.9, classes=(0, 1).
     """

@@ -105,8 +105,8 @@ def toy_regression(
     :func:`random_teacher` with ``teacher_seed``: 3 hidden ReLU layers of 16 units on
     [x, x^2, x^3]). Inputs:
 
-    - train: linspace(-limit, limit, train_points) with |x| > gap (70 points by default),
-    - validation: linspace(-limit, limit, validation_points) with |x| > gap (18 points),
+    - train: linspace(-limit, limit, train_points) with ``|x|`` > gap (70 points by default),
+    - validation: linspace(-limit, limit, validation_points) with ``|x|`` > gap (18 points),
     - test: linspace(-test_limit, test_limit, test_points) (33 points, the gap included).
 
     The noise of each split comes from its own stream of ``seed``; the teacher depends only on

@@ -156,7 +156,7 @@ def _power_jvp(primals, tangents):
 
 
 def bernstein(degree: int, t) -> jax.Array:
-    """Bernstein polynomials B_j^K(t) = C(K, j) t^j (1-t)^(K-j): shape (*t.shape, K+1).
+    """Bernstein polynomials B_j^K(t) = C(K, j) t^j (1-t)^(K-j): shape ``(*t.shape, K+1)``.
 
     Integer powers only, so values and derivatives (of every order) are exact and finite at
     t = 0, t = 1 and outside [0, 1].
@@ -171,7 +171,7 @@ def bernstein(degree: int, t) -> jax.Array:
 
 
 def basis(kind: str, degree: int, t, order: int = 0) -> jax.Array:
-    """The matrix Φ^(r)(t) with b^(r)(t) = Φ^(r)(t) @ control points: shape (*t.shape, K+1).
+    """The matrix Φ^(r)(t) with b^(r)(t) = Φ^(r)(t) @ control points: shape ``(*t.shape, K+1)``.
 
     ``order`` r = 0 gives the curve, 1 its first derivative, 2 its second, and so on.
     """
@@ -211,7 +211,7 @@ def evaluate(curve: Curve, t) -> jax.Array:
 
 @partial(jax.jit, static_argnames=("order",))
 def derivative(curve: Curve, t, order: int = 1) -> jax.Array:
-    """The ``order``-th derivative b^(r)(t) (order 0: the curve itself): shape (*t.shape, n).
+    """The ``order``-th derivative b^(r)(t) (order 0: the curve itself): shape ``(*t.shape, n)``.
 
     Computed from the r-th differences of the control points, Δ^r θ_i, weighted by the
     (non-negative on [0, 1]) Bernstein polynomials of degree K − r; equal to

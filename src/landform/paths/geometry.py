@@ -207,7 +207,7 @@ def arc_length(curve: Curve, intervals: int = 16, nodes: int = 8) -> Estimate:
     """S = ∫_0^1 ‖b'(t)‖ dt with an error estimate.
 
     Bézier: composite Gauss–Legendre with 2·``intervals`` subintervals of ``nodes`` points;
-    the error is |S_2m − S_m|. Polychain: the exact polygon length (error 0).
+    the error is ``|S_2m − S_m|``. Polychain: the exact polygon length (error 0).
     """
     if curve.kind == "polychain":
         length = polygon_length(curve)
@@ -275,7 +275,7 @@ def _integrals(curve: Curve, rules: tuple[tuple[int, int], ...]) -> list[tuple[j
 
 @partial(jax.jit, static_argnames=("intervals", "nodes"))
 def mean_curvature(curve: Curve, intervals: int = 16, nodes: int = 8) -> Estimate:
-    """∫_0^1 κ(t) dt by composite Gauss–Legendre, error |I_2m − I_m| (0 for a polychain)."""
+    """∫_0^1 κ(t) dt by composite Gauss–Legendre, error ``|I_2m − I_m|`` (0 for a polychain)."""
     coarse, fine = _integrals(curve, ((intervals, nodes), (2 * intervals, nodes)))
     return Estimate(fine[1], jnp.abs(fine[1] - coarse[1]))
 

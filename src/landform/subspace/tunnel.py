@@ -187,7 +187,7 @@ def tunnel_jacobian(tunnel: TunnelMap, coordinates) -> jax.Array:
 
 @jax.jit
 def tunnel_log_jacobian(tunnel: TunnelMap, coordinates) -> jax.Array:
-    """log |det ∂φ/∂λ| = (K−1) log s + log |T(t) · ∂φ/∂t| (module docstring): shape (...)."""
+    """log ``|det ∂φ/∂λ|`` = (K−1) log s + log ``|T(t) · ∂φ/∂t|`` (module docstring): shape (...)."""
     t, offsets = _split(tunnel, coordinates)
     flat_t, flat_offsets = t.reshape(-1), offsets.reshape(-1, tunnel.dimension - 1)
 

@@ -46,7 +46,7 @@ def _global_norm(tree: Params) -> jax.Array:
 
 
 def sam_perturbation(gradient: Params, params: Params, rho: float, adaptive: bool = False, eta: float = 0.01) -> Params:
-    """The ascent step ε: ρ·g/‖g‖ (SAM) or ρ·T²g/‖Tg‖ with T = diag(|θ| + η) (ASAM)."""
+    """The ascent step ε: ρ·g/‖g‖ (SAM) or ρ·T²g/‖Tg‖ with T = diag(``|θ|`` + η) (ASAM)."""
     if adaptive:
         scale = jax.tree_util.tree_map(lambda p: jnp.abs(p) + eta, params)
         scaled = jax.tree_util.tree_map(lambda t, g: t * g, scale, gradient)  # T g
@@ -86,6 +86,6 @@ def sam_gradient(
     """The sharpness-aware gradient ∇L(θ + ε) to feed the base optimiser.
 
     SAM (Foret et al. 2021): ε = ρ·g/‖g‖₂ with g = ∇L(θ), ‖·‖₂ over all parameters.
-    ASAM (``adaptive=True``, Kwon et al. 2021): ε = ρ·T²g/‖Tg‖₂ with T = diag(|θ| + η).
+    ASAM (``adaptive=True``, Kwon et al. 2021): ε = ρ·T²g/‖Tg‖₂ with T = diag(``|θ|`` + η).
     """
     return sam_value_and_gradient(loss_fn, params, rho, adaptive, eta)[1]

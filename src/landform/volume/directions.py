@@ -95,7 +95,7 @@ class Directions:
         biases: "zero" or "keep" (1-D tensors under ``filter`` and ``layer``).
         size: n, the length of each direction (all parameters).
         dimension: number of perturbed entries (the dimension of the volume).
-        log_jacobian: log |det D| over the perturbed entries (see the module docstring); −inf if
+        log_jacobian: log ``|det D|`` over the perturbed entries (see the module docstring); −inf if
             a perturbed unit of θ* is exactly zero.
         leaves: the perturbed tensors, in flat order, with how each is normalised.
         norms: for each of ``leaves``, ‖θ*_u‖ per unit (shape of the unit axis), ‖θ*_T‖ (a

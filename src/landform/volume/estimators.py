@@ -159,7 +159,7 @@ def log_volume(
     log_jacobian: float = 0.0,
     axis: int = 0,
 ) -> np.ndarray:
-    """log V̂ = logsumexp_i(n log ρ_i) − log K [+ log V_n] [+ log |det D|] along ``axis``.
+    """log V̂ = logsumexp_i(n log ρ_i) − log K [+ log V_n] [+ log ``|det D|``] along ``axis``.
 
     The minima-volume paper's log-volume (Fan, Sandlund, Ko 2025); see the module docstring for
     when it is exact and how it behaves in high dimension. ``radii`` are sphere radii ρ_i
@@ -176,7 +176,7 @@ def log_volume(
 
 
 def log_max_volume(radii, dimension: int, *, include_ball: bool = False, log_jacobian: float = 0.0, axis: int = 0):
-    """n · log max_i ρ_i [+ log V_n] [+ log |det D|]: the largest single-direction volume."""
+    """n · log max_i ρ_i [+ log V_n] [+ log ``|det D|``]: the largest single-direction volume."""
     logs = _log_radii(radii)
     return _finish(float(dimension) * np.max(logs, axis=axis), dimension, include_ball, log_jacobian)
 
@@ -505,7 +505,7 @@ def estimate(
     interval over directions and its diagnostics.
 
     Uses ``result.sphere_radii``, ``result.dimension``, ``result.censored`` and
-    ``result.status``; ``include_ball`` and ``include_jacobian`` add log V_n and log |det D|
+    ``result.status``; ``include_ball`` and ``include_jacobian`` add log V_n and log ``|det D|``
     (volume statistics only). Censored rays make the estimate a lower bound (flagged); rays with
     status "unresolved" are counted and make it unreliable; rays with status "outside" give −∞.
     The interval is a confidence interval only where ``reliable`` (see :class:`VolumeEstimate`);

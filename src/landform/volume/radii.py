@@ -100,7 +100,7 @@ class ExitRadii(NamedTuple):
         sizes: (Q,) number of examples of each landscape (in the order given).
         thresholds: (T,) the thresholds τ.
         dimension: n, the number of perturbed parameters (the dimension of the volume).
-        log_jacobian: log |det D| of the direction normalisation (see ``directions``).
+        log_jacobian: log ``|det D|`` of the direction normalisation (see ``directions``).
         iterations: number of lockstep iterations used (summed over chunks).
         settings: :class:`RadiusSettings`.
     """
