@@ -50,13 +50,13 @@ $(BIN)/.installed-demo: pyproject.toml | $(BIN)/python
 # the tests: also pytest, ruff, the tracking and Dask extras, and PyTorch's CPU build if at hand
 $(BIN)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,dask]'
-	$(BIN)/python -m pip install --quiet '$(TORCH)' 'transformers>=4.50,<6' \
+	$(BIN)/python -m pip install --quiet -e '.[hf]' '$(TORCH)' \
 		|| echo "$(TORCH) could not be installed for this Python: the PyTorch tests will be skipped"
 	touch $@
 
 # the documentation site's tools (Sphinx, myst-nb, the book theme) and what the tutorials import
 $(BIN)/.installed-docs: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[docs]' '$(TORCH)'
+	$(BIN)/python -m pip install --quiet -e '.[docs,hf]' '$(TORCH)'
 	touch $@
 
 install: $(BIN)/.installed
