@@ -111,7 +111,8 @@ class Body:
     ``contains`` is membership; ``exit_radius(u)`` the radial function ρ(u) = sup{r : r·u ∈ B} for
     unit u (a batch on the leading axes), closed form; ``curvature_diagonal`` the exact diagonal
     of the level function's Hessian at 0 (for ℓ_p bodies, whose Hessian at 0 is 0 or infinite, of
-    Q diag(1/a²) Qᵀ: a scale guess of the same kind); ``log_volume`` exact (+inf when unbounded).
+    Q diag(1/a²) Qᵀ: a scale guess of the same kind), ``curvature_product`` that matrix times a
+    vector (for Lanczos); ``log_volume`` exact (+inf when unbounded).
     """
 
     name: str
@@ -122,6 +123,12 @@ class Body:
     log_volume: float
     curvature_diagonal: np.ndarray
     rotation: Rotation
+    curvature_eigenvalues: np.ndarray
+
+    def curvature_product(self, x):
+        """Q diag(λ) Qᵀ x: the exact Hessian at 0 (ℓ_p: the scale matrix Q diag(1/a²) Qᵀ) times x."""
+        x = jnp.asarray(x)
+        return self.rotation.apply(jnp.asarray(self.curvature_eigenvalues, x.dtype) * self.rotation.transpose(x))
 
     def contains(self, x):
         """level(x) ≤ threshold (float64 when x is)."""
@@ -159,7 +166,7 @@ def ellipsoid(
         return jnp.sqrt(2.0 * tau / jnp.sum(lam_j.astype(w.dtype) * w * w, axis=-1))
 
     log_v = log_unit_ball_volume(n) + 0.5 * float(np.sum(np.log(2.0 * tau / lam)))
-    return Body(name, n, tau, level, radial, log_v, rotation.diagonal(lam), rotation)
+    return Body(name, n, tau, level, radial, log_v, rotation.diagonal(lam), rotation, lam)
 
 
 def lp_body(semi_axes, p: float, *, reflections: int = 4, key: jax.Array | int = 0, name: str | None = None) -> Body:
@@ -182,7 +189,7 @@ def lp_body(semi_axes, p: float, *, reflections: int = 4, key: jax.Array | int =
         return jnp.sum(jnp.abs(w * inv_a.astype(w.dtype)) ** p, axis=-1) ** (-1.0 / p)
 
     log_v = float(np.sum(np.log(2.0 * a * special.gamma(1.0 + 1.0 / p))) - special.gammaln(1.0 + n / p))
-    return Body(name or f"l{p:g}", n, 1.0, level, radial, log_v, rotation.diagonal(1.0 / a**2), rotation)
+    return Body(name or f"l{p:g}", n, 1.0, level, radial, log_v, rotation.diagonal(1.0 / a**2), rotation, 1.0 / a**2)
 
 
 def quartic_body(
@@ -213,7 +220,7 @@ def quartic_body(
         return jnp.sqrt(2.0 * tau / (0.5 * big_a + jnp.sqrt(0.25 * big_a**2 + big_b * tau)))
 
     log_v = separable_log_volume(quartic_cumulants(lam, mu), tau, n)
-    return Body(name, n, tau, level, radial, log_v, rotation.diagonal(lam), rotation)
+    return Body(name, n, tau, level, radial, log_v, rotation.diagonal(lam), rotation, lam)
 
 
 def slab(dimension: int, half_width: float = 1.0, *, reflections: int = 4, key: jax.Array | int = 0) -> Body:
@@ -229,7 +236,7 @@ def slab(dimension: int, half_width: float = 1.0, *, reflections: int = 4, key: 
 
     lam = np.zeros(dimension)
     lam[0] = 1.0 / h**2
-    return Body("slab", dimension, 1.0, level, radial, math.inf, rotation.diagonal(lam), rotation)
+    return Body("slab", dimension, 1.0, level, radial, math.inf, rotation.diagonal(lam), rotation, lam)
 
 
 # --- separable bodies: saddlepoint inversion ----------------------------------------------------
