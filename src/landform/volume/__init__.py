@@ -17,8 +17,39 @@ inside the set.
   :func:`bootstrap_interval`, :func:`estimate` → :class:`VolumeEstimate`, and
   :func:`ranking_stability` → :class:`RankingStability`.
 - :func:`cutoffs`, :func:`landscape_cutoffs` → :class:`Cutoffs` (running mean over the pool).
+
+Basin measures that do not rest on the largest ray:
+
+- :func:`tethered_log_volume` → :class:`BasinEstimate`: tethered annealing (TI + MBAR over a
+  ladder of tethers, elliptical slice chains, rounding of the :class:`Preconditioner`, an error
+  that is the largest of the within-run error, the replica spread and the doubling shift);
+  :func:`capped_log_volume`, :func:`prior_log_mass`, :func:`sublevel_membership`, and the ray
+  estimator as a negative control (:func:`ray_log_volume`, :func:`bisection_exit_radii`).
+- Exact bodies for validation (:mod:`landform.volume.bodies`): :func:`ellipsoid`,
+  :func:`lp_body`, :func:`quartic_body`, :func:`slab`, :func:`gaussian_log_mass`,
+  :func:`separable_log_volume`.
 """
 
+from landform.volume.annealing import (
+    AnnealingSettings,
+    BasinEstimate,
+    Preconditioner,
+    low_rank_refinement,
+    preconditioner,
+    tethered_log_volume,
+)
+from landform.volume.bodies import (
+    Body,
+    Rotation,
+    ellipsoid,
+    gaussian_log_mass,
+    lp_body,
+    power_law,
+    quartic_body,
+    random_rotation,
+    separable_log_volume,
+    slab,
+)
 from landform.volume.cutoffs import Cutoffs, cutoffs, landscape_cutoffs, running_mean
 from landform.volume.directions import (
     BIASES_NAMES,
@@ -42,6 +73,14 @@ from landform.volume.estimators import (
     ranking_stability,
 )
 from landform.volume.grid import grid_radii
+from landform.volume.measures import (
+    bisection_exit_radii,
+    capped_log_volume,
+    isotropic_directions,
+    prior_log_mass,
+    ray_log_volume,
+    sublevel_membership,
+)
 from landform.volume.radii import (
     METRIC_NAMES,
     STATUS_NAMES,
@@ -59,27 +98,49 @@ __all__ = [
     "PERTURB_NAMES",
     "STATISTICS",
     "STATUS_NAMES",
+    "AnnealingSettings",
+    "BasinEstimate",
+    "Body",
     "Cutoffs",
     "Directions",
     "ExitRadii",
+    "Preconditioner",
     "RadiusSettings",
     "RankingStability",
+    "Rotation",
     "VolumeEstimate",
+    "bisection_exit_radii",
     "bootstrap_interval",
+    "capped_log_volume",
     "cutoffs",
+    "ellipsoid",
     "estimate",
     "exit_radii",
+    "gaussian_log_mass",
     "get_statistic",
     "grid_radii",
+    "isotropic_directions",
     "landscape_cutoffs",
     "load_radii",
     "log_max_volume",
     "log_unit_ball_volume",
     "log_volume",
+    "low_rank_refinement",
+    "lp_body",
     "mean_log_radius",
     "median_radius",
+    "power_law",
+    "preconditioner",
+    "prior_log_mass",
+    "quartic_body",
     "random_directions",
+    "random_rotation",
     "ranking_stability",
+    "ray_log_volume",
     "running_mean",
     "save_radii",
+    "separable_log_volume",
+    "slab",
+    "sublevel_membership",
+    "tethered_log_volume",
 ]
