@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 
 import numpy as np
@@ -134,6 +135,7 @@ def main() -> None:
                 if not args.skip_annealing:
                     row["annealing"] = annealing(body, settings, seed, not args.no_low_rank)
                 rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)  # progress: one line per row
     summary = {}
     for n in dimensions:
         for name in args.bodies.split(","):
