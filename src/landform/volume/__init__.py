@@ -31,8 +31,40 @@ inside the set.
   weight found. The number to trust is a reference estimator that does not rest on rays,
   tethered annealing (``landform.volume.annealing``).
 - :func:`cutoffs`, :func:`landscape_cutoffs` → :class:`Cutoffs` (running mean over the pool).
+
+Basin measures that do not rest on the largest ray:
+
+- :func:`tethered_log_volume` → :class:`BasinEstimate`: tethered annealing (TI + MBAR over a
+  ladder of tethers, elliptical slice chains, rounding of the :class:`TetherPreconditioner`, an
+  error that is the largest of the within-run error, the replica spread and the doubling shift);
+  :func:`capped_log_volume`, :func:`prior_log_mass`, :func:`sublevel_membership`, and the
+  paper's ray estimator on bisected radii as a negative control (:func:`paper_ray_log_volume`,
+  :func:`bisection_exit_radii`).
+- Exact bodies for validation (:mod:`landform.volume.bodies`): :func:`ellipsoid`,
+  :func:`lp_body`, :func:`quartic_body`, :func:`slab`, :func:`ellipsoid_gaussian_log_mass`,
+  :func:`separable_log_volume`.
 """
 
+from landform.volume.annealing import (
+    AnnealingSettings,
+    BasinEstimate,
+    TetherPreconditioner,
+    low_rank_refinement,
+    tether_preconditioner,
+    tethered_log_volume,
+)
+from landform.volume.bodies import (
+    Body,
+    Rotation,
+    ellipsoid,
+    ellipsoid_gaussian_log_mass,
+    lp_body,
+    power_law,
+    quartic_body,
+    random_rotation,
+    separable_log_volume,
+    slab,
+)
 from landform.volume.cutoffs import Cutoffs, cutoffs, landscape_cutoffs, running_mean
 from landform.volume.directions import (
     BIASES_NAMES,
@@ -56,6 +88,14 @@ from landform.volume.estimators import (
     ranking_stability,
 )
 from landform.volume.grid import grid_radii
+from landform.volume.measures import (
+    bisection_exit_radii,
+    capped_log_volume,
+    isotropic_directions,
+    paper_ray_log_volume,
+    prior_log_mass,
+    sublevel_membership,
+)
 from landform.volume.preconditioned import (
     LOWER_BOUND_NOTE,
     RAY_QUANTITIES,
@@ -125,4 +165,26 @@ __all__ = [
     "ray_log_volume",
     "running_mean",
     "save_radii",
+    "AnnealingSettings",
+    "BasinEstimate",
+    "TetherPreconditioner",
+    "low_rank_refinement",
+    "tether_preconditioner",
+    "tethered_log_volume",
+    "Body",
+    "Rotation",
+    "ellipsoid",
+    "ellipsoid_gaussian_log_mass",
+    "lp_body",
+    "power_law",
+    "quartic_body",
+    "random_rotation",
+    "separable_log_volume",
+    "slab",
+    "bisection_exit_radii",
+    "capped_log_volume",
+    "isotropic_directions",
+    "paper_ray_log_volume",
+    "prior_log_mass",
+    "sublevel_membership",
 ]
