@@ -94,6 +94,7 @@ html_static_path: list[str] = []
 API_PAGES = [
     ("landform", "landform: the top-level names"),
     ("landform.landscape", "landform.landscape: batched evaluation of a flat parameter vector"),
+    ("landform.behaviour", "landform.behaviour: behavioural landscapes (KL from θ*'s predictions)"),
     ("landform.flat", "landform.flat: flat parameter vectors"),
     ("landform.losses", "landform.losses: per-example losses"),
     ("landform.errors", "landform.errors: typed errors"),
@@ -103,6 +104,8 @@ API_PAGES = [
     ("landform.runtime", "landform.runtime: the compilation cache"),
     ("landform.data", "landform.data: datasets and manipulations"),
     ("landform.models", "landform.models: the model zoo and adapters"),
+    ("landform.models.torch", "landform.models.torch: PyTorch modules as landscapes and JAX twins"),
+    ("landform.models.hf", "landform.models.hf: Hugging Face causal language models"),
     ("landform.train", "landform.train: training, SAM, ensembles, checkpoints"),
     ("landform.store", "landform.store: run folders, the stage cache, reports"),
     ("landform.volume", "landform.volume: directions, exit radii, volumes, cutoffs"),

@@ -1,29 +1,29 @@
 """Tethered annealing: basin volumes (and prior masses) that do not rest on the largest ray.
 
 Coordinates θ = θ* + P z with a preconditioner P (:class:`TetherPreconditioner`, diagonal plus an
-optional low-rank factor, log|det P| exact). S_z = {z : θ* + P z ∈ S} (S the τ-sublevel set,
+optional low-rank factor, log abs(det P) exact). S_z = {z : θ* + P z ∈ S} (S the τ-sublevel set,
 intersected with a cap when one is given; see :mod:`landform.volume.measures`). A base measure
 β(z) dz, Lebesgue (volumes) or a normalised Gaussian N(m, diag(1/b)) (prior masses), and a tether
-k·|z|²/2 define
+k·‖z‖²/2 define
 
-    Z(k) = ∫_{S_z} β(z) exp(−k |z|²/2) dz,   d log Z / dk = −E_k[|z|²/2],
+    Z(k) = ∫_{S_z} β(z) exp(−k ‖z‖²/2) dz,   d log Z / dk = −E_k[‖z‖²/2],
 
 E_k under the tethered density restricted to S_z. Then
 
-    log Z(0) = log Z(k_max) + ∫_0^{k_max} E_k[|z|²/2] dk,
-    log Vol(S) = log|det P| + log Z(0)  (Lebesgue base),   log Prior(S) = log Z(0)  (prior base).
+    log Z(0) = log Z(k_max) + ∫_0^{k_max} E_k[‖z‖²/2] dk,
+    log Vol(S) = log abs(det P) + log Z(0)  (Lebesgue base),   log Prior(S) = log Z(0)  (prior base).
 
 Anchor: k_max is set (bisection) so that the unrestricted reference Gaussian
-γ_k ∝ β(z) e^{−k|z|²/2} falls inside S_z with probability ≈ 0.7; log Z(k_max) = log C(k_max) +
+γ_k ∝ β(z) e^{−k‖z‖²/2} falls inside S_z with probability ≈ 0.7; log Z(k_max) = log C(k_max) +
 log p_in with C(k) the Gaussian normaliser in closed form ((n/2) log(2π/k) for Lebesgue) and p_in
 the inside fraction of fresh draws. The inside draws start the chains in equilibrium.
 
 Ladder: a geometric pilot ladder from k_max down to k_end, where the tether no longer confines
-(k·E_k|z|² ≤ ``end_ratio``·n); the production ladder spaces ``rungs`` values of k evenly in the
-pilot's thermodynamic length ∫ √Var_k(|z|²/2) dk. Below k_end a tail term
-∫_0^{k_end} E_k[u] dk ≈ k_end·E[u] + k_end²·Var(u)/2 (u = |z|²/2; first order in k, since
+(k·E_k‖z‖² ≤ ``end_ratio``·n); the production ladder spaces ``rungs`` values of k evenly in the
+pilot's thermodynamic length ∫ √Var_k(‖z‖²/2) dk. Below k_end a tail term
+∫_0^{k_end} E_k[u] dk ≈ k_end·E[u] + k_end²·Var(u)/2 (u = ‖z‖²/2; first order in k, since
 dE_k[u]/dk = −Var_k(u)). If the ladder does not reach that end after ``max_decades`` decades of k,
-E_k|z|² is still growing like n/k: the set is reported unbounded (log-volume +inf).
+E_k‖z‖² is still growing like n/k: the set is reported unbounded (log-volume +inf).
 
 Sampler: elliptical slice sampling (Murray, Adams, MacKay 2010) with respect to γ_k and the
 membership indicator of S_z as the likelihood: from z, draw ν ~ γ_k, propose
@@ -34,8 +34,8 @@ signature. Chains run in parallel (vmap), chain i from ``fold_in(key, i)``, each
 the previous rung's states.
 
 Estimates per run: thermodynamic integration (trapezoid in log k) with its standard error from
-per-rung effective sample sizes (ArviZ's ``ess``) and a discretisation error |T_h − T_2h|/3; and
-MBAR over all rungs (pymbar; reduced potentials k_j·|z|²/2, the base measure cancels), on
+per-rung effective sample sizes (ArviZ's ``ess``) and a discretisation error abs(T_h − T_2h)/3; and
+MBAR over all rungs (pymbar; reduced potentials k_j·‖z‖²/2, the base measure cancels), on
 samples thinned to their effective size, as a cross-check.
 
 Rounding: P ← P·diag(s), s_i the RMS of z_i at the last rung, repeated until the estimate moves by
@@ -89,7 +89,7 @@ class TetherPreconditioner(NamedTuple):
     """P z = d ⊙ (z + U((c − 1) ⊙ (Uᵀ z))): a diagonal ``scale`` d (n,) times I + U(diag(c) − I)Uᵀ,
     U (n × r) with orthonormal columns (``basis``), c (r,) > 0 (``stretch``).
 
-    log|det P| = Σ_i log d_i + Σ_j log c_j. r = 0 is the diagonal preconditioner.
+    log abs(det P) = Σ_i log d_i + Σ_j log c_j. r = 0 is the diagonal preconditioner.
     """
 
     scale: np.ndarray
@@ -189,7 +189,7 @@ class AnnealingSettings(NamedTuple):
     chains: parallel chains per rung. rungs: production ladder length. steps: recorded sampler
     steps per rung and chain (the doubled runs use 2×), after burn = steps // 2 (same for them).
     anchor_samples: draws for p_in. anchor_inside: the p_in k_max is set to. end_ratio: the
-    ladder ends where k·E|z|² ≤ end_ratio·n. pilot_factor: geometric spacing of the pilot.
+    ladder ends where k·E‖z‖² ≤ end_ratio·n. pilot_factor: geometric spacing of the pilot.
     pilot_steps: steps per pilot rung. max_decades: how far below k_max the pilot may go before
     calling the set unbounded. max_shrinks: slice proposals per step. rounding_passes: at most
     this many rounding runs (0: none). replicas: independent runs at each chain length (≥ 4 for a
@@ -238,12 +238,12 @@ class BasinEstimate(NamedTuple):
     error: max(standard_error, replica_spread, doubling_shift), the reported error.
     standard_error: within-run error of the mean of the long runs (TI: autocorrelation-corrected
     per-rung errors, discretisation, anchor, tail). replica_spread: standard deviation of the
-    long runs. doubling_shift: |mean(long runs) − mean(runs of half the length)|.
+    long runs. doubling_shift: abs(mean(long runs) − mean(runs of half the length)).
     mbar_log_volume, mbar_error: MBAR's estimate (mean over the long runs) and its error.
     replicas, short_replicas: the long and short runs' estimates. rounding: the estimate after
     each rounding pass. converged: doubling_shift ≤ 2·max(standard_error, replica_spread).
     unbounded: the ladder found no tether-free end (no cap), or samples reached the cap (a cap).
-    cap_fraction: fraction of last-rung samples within ``cap_touch`` of the cap. log_det: log|det P|
+    cap_fraction: fraction of last-rung samples within ``cap_touch`` of the cap. log_det: log abs(det P)
     of the final preconditioner. evaluations: membership evaluations. seconds: wall time.
     measure: "volume" or "prior mass".
     """
@@ -268,7 +268,7 @@ class BasinEstimate(NamedTuple):
     measure: str
 
 
-# --- the reference Gaussian γ_k ∝ β(z) exp(−k|z|²/2) ---------------------------------------------
+# --- the reference Gaussian γ_k ∝ β(z) exp(−k‖z‖²/2) ---------------------------------------------
 
 
 def _reference(k, base_precision, base_mean):
@@ -334,7 +334,7 @@ def slice_step(key, state: SliceState, mean, std, member: Callable, max_shrinks:
 
 def _rung_runner(member_z: Callable, max_shrinks: int, cap_member: Callable | None):
     """A jitted function running ``burn`` + ``steps`` slice steps for all chains at one rung; it
-    returns the last positions, the recorded energies |z|²/2 (chains × steps), the mean of z² per
+    returns the last positions, the recorded energies ‖z‖²/2 (chains × steps), the mean of z² per
     coordinate and the fraction touching the cap over the recorded steps, and the evaluations."""
 
     def run(key, positions, mean, std, params, steps: int, burn: int):

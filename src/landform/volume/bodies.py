@@ -14,7 +14,7 @@ that grows with the spectrum's spread.
 
 - :func:`ellipsoid`: {½ xᵀHx ≤ τ}, H = Q diag(λ) Qᵀ, λ_i = i^{−α} (a power law spanning
   ``spread``): log V = log V_n + Σ_i ½ log(2τ/λ_i), V_n the unit-ball volume.
-- :func:`lp_body`: {Σ_i |y_i / a_i|^p ≤ 1}, y = Qᵀx: log V = Σ_i log(2 a_i Γ(1 + 1/p)) − log Γ(1 + n/p)
+- :func:`lp_body`: {Σ_i abs(y_i / a_i)^p ≤ 1}, y = Qᵀx: log V = Σ_i log(2 a_i Γ(1 + 1/p)) − log Γ(1 + n/p)
   (Dirichlet's integral). p < 1 is star-shaped and not convex.
 - :func:`quartic_body`: {Σ_i ½ λ_i y_i² + ¼ μ_i y_i⁴ ≤ τ}: log V from :func:`separable_log_volume`,
   a saddlepoint inversion of V(τ) = (1/2πi) ∫ e^{sτ} ∏_i Z_i(s) / s ds with
@@ -23,7 +23,7 @@ that grows with the spectrum's spread.
 - :func:`ellipsoid_gaussian_log_mass`: log P(½ xᵀHx ≤ τ) for x ~ N(0, σ² I), i.e. P(Σ_i w_i z_i² ≤ 2τ) with
   w_i = σ²λ_i: exact χ²_n when the w_i are equal, otherwise the Lugannani-Rice saddlepoint
   approximation (Lugannani, Rice 1980) evaluated in log space.
-- :func:`slab`: {|x_1| ≤ h}, rotated: unbounded (its volume is infinite), a negative test.
+- :func:`slab`: {abs(x_1) ≤ h}, rotated: unbounded (its volume is infinite), a negative test.
 """
 
 from __future__ import annotations
@@ -165,9 +165,9 @@ def ellipsoid(
 
 
 def lp_body(semi_axes, p: float, *, reflections: int = 4, key: jax.Array | int = 0, name: str | None = None) -> Body:
-    """{x : Σ_i |(Qᵀx)_i / a_i|^p ≤ 1}; log V = Σ_i log(2 a_i Γ(1 + 1/p)) − log Γ(1 + n/p).
+    """{x : Σ_i abs((Qᵀx)_i / a_i)^p ≤ 1}; log V = Σ_i log(2 a_i Γ(1 + 1/p)) − log Γ(1 + n/p).
 
-    Exit radius along unit u: ρ(u) = (Σ_i |(Qᵀu)_i / a_i|^p)^{−1/p}.
+    Exit radius along unit u: ρ(u) = (Σ_i abs((Qᵀu)_i / a_i)^p)^{−1/p}.
     """
     a = np.asarray(semi_axes, np.float64)
     if p <= 0 or (a <= 0).any():
@@ -219,7 +219,7 @@ def quartic_body(
 
 
 def slab(dimension: int, half_width: float = 1.0, *, reflections: int = 4, key: jax.Array | int = 0) -> Body:
-    """{x : |(Qᵀx)_1| ≤ h}: bounded in one direction only, so of infinite volume (log V = +inf)."""
+    """{x : abs((Qᵀx)_1) ≤ h}: bounded in one direction only, so of infinite volume (log V = +inf)."""
     rotation = random_rotation(dimension, reflections, key)
     h = float(half_width)
 

@@ -13,7 +13,7 @@ every exact body of :mod:`landform.volume.bodies` is). Two finite measures of it
 
 Both are estimated by tethered annealing (:func:`landform.volume.annealing.tethered_log_volume`);
 with ``cap=None`` the uncapped volume is estimated and a set whose tether ladder finds no
-tether-free end (E_k|z|² still growing like n/k) is reported unbounded, log-volume +inf.
+tether-free end (E_k‖z‖² still growing like n/k) is reported unbounded, log-volume +inf.
 
 :func:`sublevel_membership` builds the membership function these need from a loss of one flat
 vector; ``segment_checks`` > 0 also tests that many points of the segment from θ*, a

@@ -20,18 +20,18 @@ diagonal, U an optional (n, k) low-rank factor), and cast the ray θ* + r·x. It
 u = x/‖x‖ follows the angular central Gaussian (ACG) law, whose density with respect to the
 uniform law on the sphere is
 
-    a_Σ(u) = |Σ|^{−1/2} · (uᵀ Σ⁻¹ u)^{−n/2}    (:func:`acg_log_density`).
+    a_Σ(u) = (det Σ)^{−1/2} · (uᵀ Σ⁻¹ u)^{−n/2}    (:func:`acg_log_density`).
 
 Importance-weighting against the uniform law, Vol(S) = V_n · E_uniform[ρ(u)^n], gives
 
     log V = log V_n + log E_ACG[ρ(u)^n / a_Σ(u)],
     log V̂ = log V_n + logsumexp_i(n·log ρ_i − log a_Σ(u_i)) − log K    (:func:`ray_log_volume`).
 
-With ρ_i = r_i·‖x_i‖ the per-ray term is n·log ρ_i − log a_Σ(u_i) = ½·log|Σ| + n·log(r_i·m_i),
+With ρ_i = r_i·‖x_i‖ the per-ray term is n·log ρ_i − log a_Σ(u_i) = ½·log det Σ + n·log(r_i·m_i),
 m_i = sqrt(x_iᵀ Σ⁻¹ x_i): the same number as the radial function of the whitened set
-Σ^{−1/2}(S − θ*) along a uniform direction, times |Σ|^{1/2}. Rays from
+Σ^{−1/2}(S − θ*) along a uniform direction, times (det Σ)^{1/2}. Rays from
 :func:`preconditioned_directions` store exactly that: their :attr:`ExitRadii.sphere_radii` are
-the whitened radii r_i·m_i and their ``log_jacobian`` is ½·log|Σ|, so
+the whitened radii r_i·m_i and their ``log_jacobian`` is ½·log det Σ, so
 ``ray_log_volume(result.sphere_radii, n, log_jacobian=result.log_jacobian)`` is the estimate, as
 is :func:`landform.volume.estimate` with ``include_ball`` and ``include_jacobian``. For an
 ellipsoid {½ xᵀHx ≤ τ} and Σ = H⁻¹ every ray gives the exact volume (zero variance); with an
@@ -104,7 +104,7 @@ LOWER_BOUND_NOTE = "a ray estimate: a stochastic lower bound in high dimension; 
 """What every :class:`RayEstimate` is (stored with it, for tables and reports)."""
 
 EQUAL_WEIGHTS = 1e-9
-"""Log-weights whose spread is below this (relative to max(1, |largest|)) count as all equal."""
+"""Log-weights whose spread is below this (relative to max(1, abs(largest))) count as all equal."""
 
 
 # ============================================================================ the preconditioner
@@ -185,7 +185,7 @@ class Preconditioner(NamedTuple):
         return np.eye(self.rank) + scaled.T @ scaled
 
     def log_determinant(self) -> float:
-        """log |Σ| = 2·Σ_j log D_j + log |I_k + Uᵀ D⁻² U| (matrix determinant lemma)."""
+        """log det Σ = 2·Σ_j log D_j + log det(I_k + Uᵀ D⁻² U) (matrix determinant lemma)."""
         value = 2.0 * float(np.sum(np.log(self.diagonal)))
         capacitance = self._capacitance()
         if capacitance is not None:
@@ -211,7 +211,7 @@ class Preconditioner(NamedTuple):
 
 
 def acg_log_density(units, covariance: Preconditioner) -> np.ndarray:
-    """log a_Σ(u) = −½·log|Σ| − (n/2)·log(uᵀ Σ⁻¹ u) for each row u of ``units`` (K, n).
+    """log a_Σ(u) = −½·log det Σ − (n/2)·log(uᵀ Σ⁻¹ u) for each row u of ``units`` (K, n).
 
     The density of the angular central Gaussian law of u = x/‖x‖, x ~ N(0, Σ), with respect to
     the uniform probability on the unit sphere (Tyler 1987, "Statistical analysis for the angular
@@ -234,7 +234,7 @@ class PreconditionedDirections(Directions):
     A :class:`~landform.volume.Directions` for :func:`landform.volume.exit_radii` and
     :func:`landform.volume.grid_radii`: its sphere scale is the Mahalanobis length
     m_i = sqrt(x_iᵀ Σ⁻¹ x_i) (so ``sphere_radii`` are radii of the whitened set
-    Σ^{−1/2}(S − θ*) along uniform directions) and its ``log_jacobian`` is ½·log|Σ|. Without a
+    Σ^{−1/2}(S − θ*) along uniform directions) and its ``log_jacobian`` is ½·log det Σ. Without a
     low-rank part, g_i is the Gaussian of ``random_directions(key, θ*, normalization="none")``.
     Build one with :func:`preconditioned_directions`.
     """
@@ -293,7 +293,7 @@ def preconditioned_directions(
     Every parameter is perturbed (n = θ*'s length). The unit vectors x_i/‖x_i‖ follow the angular
     central Gaussian law of Σ (module docstring): with Σ ≈ H⁻¹ the rays of a near-quadratic basin
     are near-equally long in whitened coordinates and the log-volume estimate has a small
-    variance; ``ExitRadii.log_jacobian`` = ½·log|Σ| makes its ``sphere_radii`` give the volume.
+    variance; ``ExitRadii.log_jacobian`` = ½·log det Σ makes its ``sphere_radii`` give the volume.
     """
     theta = jnp.asarray(theta)
     if theta.ndim != 1:
@@ -548,7 +548,7 @@ def ray_estimate(
     v_i a standard Gaussian, and its ``sphere_radii`` are radii of M⁻¹(S − θ*) along v_i/‖v_i‖.
 
     - ``quantity="log_volume"``: :func:`ray_log_volume` of the sphere radii with the result's
-      ``log_jacobian`` (log |det M|), + log V_n unless ``include_ball`` is False.
+      ``log_jacobian`` (log abs(det M)), + log V_n unless ``include_ball`` is False.
     - ``quantity="log_gaussian_mass"``: :func:`gaussian_log_mass` of the prior
       N(θ*, prior_scale²·M·Mᵀ), centred at θ*: N(θ*, σ²·I) for ``none`` directions, a prior
       whose standard deviation is σ times the norm of each entry's unit in θ* for
