@@ -124,12 +124,19 @@ print(json.dumps({"folder": str(result.folder), "cached": result.cached, "pid": 
 """
 
 
-def test_two_processes_computing_the_same_stage_at_once_both_finish_with_one_folder(tmp_path):
-    cache, signals = tmp_path / "cache", tmp_path / "signals"
-    signals.mkdir()
+def _stop(racers) -> None:
+    for racer in racers:
+        if racer.poll() is None:
+            racer.kill()
+            racer.wait()
+
+
+def _ready_racers(script: str, cache, signals) -> list:
+    """Two processes running ``script`` on ``cache``, each having written ``ready-*`` to ``signals``
+    (or exited, or 60 s passed); killed if waiting fails."""
     racers = [
         subprocess.Popen(
-            [sys.executable, "-c", _RACER, str(cache), str(signals)],
+            [sys.executable, "-c", script, str(cache), str(signals)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -144,6 +151,17 @@ def test_two_processes_computing_the_same_stage_at_once_both_finish_with_one_fol
             and all(r.poll() is None for r in racers)
         ):
             time.sleep(0.01)
+    except BaseException:
+        _stop(racers)
+        raise
+    return racers
+
+
+def test_two_processes_computing_the_same_stage_at_once_both_finish_with_one_folder(tmp_path):
+    cache, signals = tmp_path / "cache", tmp_path / "signals"
+    signals.mkdir()
+    racers = _ready_racers(_RACER, cache, signals)
+    try:
         (signals / "go").touch()  # both check the cache before either has finished (each computes for 2 s)
         # while both write their temporaries, a run starting on the same cache cleans it: both stay
         deadline = time.monotonic() + 60
@@ -159,10 +177,7 @@ def test_two_processes_computing_the_same_stage_at_once_both_finish_with_one_fol
         assert all(path.is_dir() for path in temporaries)
         outputs = [racer.communicate(timeout=120) for racer in racers]
     finally:
-        for racer in racers:
-            if racer.poll() is None:
-                racer.kill()
-                racer.wait()
+        _stop(racers)
     assert all(racer.returncode == 0 for racer in racers), outputs
     results = [json.loads(out) for out, _ in outputs]
     final = cache / f"train-{stage_key('train', {'lr': 0.1})}"
@@ -329,30 +344,12 @@ def test_two_processes_finding_the_same_damage_both_finish_with_one_intact_folde
     signals.mkdir()
     result = run_stage(cache, "train", {"lr": 0.1}, lambda folder: (folder / "out.txt").write_text("x" * 1000))
     _flip_bit(result.folder / "out.txt")
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-c", _DAMAGED_RACER, str(cache), str(signals)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    racers = _ready_racers(_DAMAGED_RACER, cache, signals)
     try:
-        deadline = time.monotonic() + 60
-        while (
-            len(list(signals.glob("ready-*"))) < 2
-            and time.monotonic() < deadline
-            and all(r.poll() is None for r in racers)
-        ):
-            time.sleep(0.01)
         (signals / "go").touch()
         outputs = [racer.communicate(timeout=120) for racer in racers]
     finally:
-        for racer in racers:
-            if racer.poll() is None:
-                racer.kill()
-                racer.wait()
+        _stop(racers)
     assert all(racer.returncode == 0 for racer in racers), outputs
     results = [json.loads(out) for out, _ in outputs]
     assert {r["folder"] for r in results} == {str(result.folder)}
