@@ -9,7 +9,9 @@ On a GPU machine the only extra step is ``pip install -e '.[cuda]'`` (or ``make 
 runs, on the default JAX device, with small settings so the whole check stays within
 ``--budget`` seconds (default 300): landscape throughput (``landscape_throughput.py``), exit
 radii against the paper's grid protocol (``volume_vs_grid.py``), and first-layer reuse along rays,
-the grid and a plane (``first_layer_reuse.py --quick``). Each part's JSON is kept as it is under
+the grid and a plane (``first_layer_reuse.py --quick``), and the cost of a tethered-annealing basin
+estimate on the paper's MNIST network (``mnist_basin_cost.py``: evaluations per second, a small
+run, and the default run's cost extrapolated from it). Each part's JSON is kept as it is under
 its name, with the device, the JAX version, a matmul timed on that device and the seconds each
 part took; a part that fails or runs out of the budget is recorded with its error, and the
 others still run.
@@ -34,6 +36,7 @@ PARTS = {
     "landscape_throughput": ["landscape_throughput.py", "--vectors", "16", "--examples", "6000"],
     "volume_vs_grid": ["volume_vs_grid.py", "--grid-directions", "4", "--directions", "64", "--epochs", "5"],
     "first_layer_reuse": ["first_layer_reuse.py", "--quick", "--epochs", "5"],
+    "mnist_basin_cost": ["mnist_basin_cost.py", "--chains", "64", "--rungs", "4", "--steps", "2"],
 }
 
 
