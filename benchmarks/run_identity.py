@@ -2,13 +2,15 @@
 
 ``record`` runs each config that has a ``quick`` variant (``landform run CONFIG --variant quick``)
 into a folder of its own and prints one JSON object: per config, the SHA-256 of every file the run
-wrote (stage markers without their wall-clock ``seconds`` and self-checksum, the report without
-its "written" timestamp) and the list of stage keys. ``compare`` prints the files that differ
+wrote (JSON files without wall-clock fields such as training ``seconds``, stage markers also
+without their file checksums, which cover those fields; the report without its "written"
+timestamp) and the list of stage keys. ``compare`` prints the files that differ
 between two such objects. Configs that cannot run here (no CIFAR-10 copy, no Pythia weights)
 are recorded with their error, so before and after are compared on the same set.
 
     python benchmarks/run_identity.py record --out /tmp/before > before.json
     python benchmarks/run_identity.py compare before.json after.json
+    python benchmarks/run_identity.py rehash before.json --out /tmp/before > before2.json
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ def _strip_clock(value):
 def fingerprint(path: Path) -> str:
     """SHA-256 of a run file, with its wall-clock content removed."""
     data = path.read_bytes()
-    if path.name == "_stage.json" or path.name.endswith("status.json"):
-        data = json.dumps(_strip_clock(json.loads(data)), sort_keys=True).encode()
+    if path.suffix == ".json":
+        value = _strip_clock(json.loads(data))
+        if path.name == "_stage.json":  # its file checksums cover wall-clock fields; files are compared themselves
+            value.pop("files", None)
+        data = json.dumps(value, sort_keys=True).encode()
     elif path.suffix == ".html":
         data = _WRITTEN.sub(b"landform report, written <time>", data)
     return hashlib.sha256(data).hexdigest()
@@ -48,6 +53,20 @@ def fingerprint(path: Path) -> str:
 
 def quick_configs() -> list[Path]:
     return sorted(p for p in (ROOT / "configs").glob("*/*.yaml") if re.search(r"^\s+quick:", p.read_text(), re.M))
+
+
+def manifest(folder: Path) -> dict:
+    """Fingerprints of every file of a run folder and its stage keys."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".log"))
+    return {
+        "files": {str(p.relative_to(folder)): fingerprint(p) for p in files},
+        "stage_keys": sorted(p.parent.name for p in folder.rglob("_stage.json")),
+    }
+
+
+def rehash(recorded: dict, out: Path) -> dict:
+    """A recording's manifests recomputed from its folders under ``out`` (rc and seconds kept)."""
+    return {name: {**entry, **manifest(out / name)} for name, entry in recorded.items()}
 
 
 def record(out: Path, only: list[str]) -> dict:
@@ -66,11 +85,13 @@ def record(out: Path, only: list[str]) -> dict:
         entry: dict = {"seconds": round(time.perf_counter() - start, 1), "rc": proc.returncode}
         if proc.returncode:
             entry["error"] = proc.stderr.strip().splitlines()[-1:] or proc.stdout.strip().splitlines()[-1:]
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".log"))
-        entry["files"] = {str(p.relative_to(folder)): fingerprint(p) for p in files}
-        entry["stage_keys"] = sorted(p.parent.name for p in folder.rglob("_stage.json"))
+        entry.update(manifest(folder))
         result[name] = entry
-        print(f"{name}: rc={proc.returncode} {entry['seconds']} s, {len(files)} files", file=sys.stderr, flush=True)
+        print(
+            f"{name}: rc={proc.returncode} {entry['seconds']} s, {len(entry['files'])} files",
+            file=sys.stderr,
+            flush=True,
+        )
     return result
 
 
@@ -96,9 +117,14 @@ def main() -> None:
     cmp_ = sub.add_parser("compare")
     cmp_.add_argument("before", type=Path)
     cmp_.add_argument("after", type=Path)
+    re_ = sub.add_parser("rehash", help="recompute a recording's fingerprints from its run folders")
+    re_.add_argument("recording", type=Path)
+    re_.add_argument("--out", type=Path, required=True, help="the folder the recording ran into")
     args = parser.parse_args()
     if args.command == "record":
         result = record(args.out, args.only)
+    elif args.command == "rehash":
+        result = rehash(json.loads(args.recording.read_text()), args.out)
     else:
         result = compare(json.loads(args.before.read_text()), json.loads(args.after.read_text()))
     print(json.dumps(result, indent=1))
