@@ -50,8 +50,9 @@ extensions = [
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "jupyter_execute"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
 
-# Docstrings: plain reStructuredText prose with Sphinx roles; a few functions with many
-# parameters use Google-style "Args:" sections, which napoleon renders.
+# Docstrings: plain reStructuredText prose with Sphinx roles; sections follow the Google convention
+# ("Args:", "Returns:", "Raises:", "Attributes:"), never numpydoc's underlined "Parameters", so
+# napoleon reads Google sections only (see the README's Contributing section).
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
@@ -94,6 +95,8 @@ html_static_path: list[str] = []
 API_PAGES = [
     ("landform", "landform: the top-level names"),
     ("landform.landscape", "landform.landscape: batched evaluation of a flat parameter vector"),
+    ("landform.directions", "landform.directions: random directions and which leaves are perturbed"),
+    ("landform.plugins", "landform.plugins: user code by import path, and its fingerprints"),
     ("landform.behaviour", "landform.behaviour: behavioural landscapes (KL from θ*'s predictions)"),
     ("landform.flat", "landform.flat: flat parameter vectors"),
     ("landform.losses", "landform.losses: per-example losses"),
@@ -120,6 +123,7 @@ API_PAGES = [
     ("landform.run.sweep", "landform.run.sweep: running and collecting sweeps"),
     ("landform.run.attempts", "landform.run.attempts: one attempt at a run"),
     ("landform.run.executors", "landform.run.executors: local and Dask executors"),
+    ("landform.run.threads", "landform.run.threads: worker threads and cores"),
     ("landform.run.tracking", "landform.run.tracking: W&B and MLflow sinks"),
     ("landform.run.overview", "landform.run.overview: overviews of run and sweep folders"),
 ]

@@ -4,7 +4,8 @@ The core idea: a *landscape* is a model, a dataset and a loss seen as a function
 parameter vector θ (:class:`Landscape`). Volumes, curves, tunnels and posteriors are built on it.
 
 Floors, lowest first; each imports only the floors before it: the core (:mod:`landform.flat`,
-:mod:`landform.losses`, :mod:`landform.landscape`, :mod:`landform.behaviour`, :mod:`landform.files`, ...),
+:mod:`landform.losses`, :mod:`landform.landscape`, :mod:`landform.directions`, :mod:`landform.behaviour`,
+:mod:`landform.plugins`, :mod:`landform.files`, ...),
 :mod:`landform.data`, :mod:`landform.models`, :mod:`landform.train`, :mod:`landform.store` (run
 folders, the stage cache, reports), the measurements (:mod:`landform.volume`,
 :mod:`landform.paths`, :mod:`landform.subspace`, :mod:`landform.bayes`, :mod:`landform.views`),
@@ -72,7 +73,7 @@ def __getattr__(name: str) -> Any:
 
 def landscape_from(model, params, x, y=None, loss="cross_entropy", **options):
     """A :class:`Landscape` from any model: a landform ``Model``, a Flax Linen or NNX module, an
-    Equinox module, or a plain ``apply(params, x)`` function.
+    Equinox module, or a plain ``apply(params, x)`` function (see :func:`landform.models.adapt`).
 
     ``x`` may be a :class:`landform.data.Split` (then ``y`` is omitted). For an NNX or Equinox
     module pass ``params=None``: the parameters are taken from the module itself. Options go to
@@ -80,71 +81,14 @@ def landscape_from(model, params, x, y=None, loss="cross_entropy", **options):
     ``Model`` by default).
     """
     from landform.landscape import Landscape
-    from landform.models import Model, from_equinox, from_nnx
+    from landform.models import adapt, model_kind
 
     if y is None and hasattr(x, "x") and hasattr(x, "y"):
         x, y = x.x, x.y
-    if isinstance(model, Model):
-        apply = model.apply
-        expected = model.spec.get("input_shape")
-        options.setdefault("first_layer", model.first_layer)
-    elif _is_nnx(model):
-        wrapped, params = from_nnx(model)
-        apply, expected = wrapped.apply, None
-    elif _is_equinox(model):
-        wrapped, params = from_equinox(model)
-        apply, expected = wrapped.apply, None
-    elif _is_linen(model):
-        apply, params = _linen_apply(model, params)
-        expected = None
-    elif callable(model):
-        apply, expected = model, None
-    else:
+    if model_kind(model) == "other":
         raise TypeError(f"cannot build a landscape from {type(model).__name__}; pass a Model, a module or a function")
-    return Landscape.from_apply(apply, params, x, y, loss, expected_input_shape=expected, **options)
-
-
-def _linen_apply(module, variables):
-    """θ is ``{"params": variables["params"]}``; the other collections (``batch_stats``, ...)
-    stay fixed, as in :func:`landform.models.from_linen`."""
-    from landform.errors import ConfigError
-
-    variables = dict(variables or {})
-    if "params" not in variables:
-        raise ConfigError(
-            f"the variables of the Linen module {type(module).__name__} have no 'params' collection; "
-            "pass what module.init(...) returned"
-        )
-    fixed = {name: value for name, value in variables.items() if name != "params"}
-
-    def apply(theta, x):
-        return module.apply({**fixed, **theta}, x)
-
-    return apply, {"params": variables["params"]}
-
-
-def _is_nnx(model) -> bool:
-    try:
-        from flax import nnx
-
-        return isinstance(model, nnx.Module)
-    except ImportError:  # pragma: no cover
-        return False
-
-
-def _is_linen(model) -> bool:
-    try:
-        from flax import linen
-
-        return isinstance(model, linen.Module)
-    except ImportError:  # pragma: no cover
-        return False
-
-
-def _is_equinox(model) -> bool:
-    try:
-        import equinox
-
-        return isinstance(model, equinox.Module)
-    except ImportError:  # pragma: no cover
-        return False
+    adapted, params = adapt(model, params)
+    if adapted.first_layer is not None:
+        options.setdefault("first_layer", adapted.first_layer)
+    expected = adapted.spec.get("input_shape")
+    return Landscape.from_apply(adapted.apply, params, x, y, loss, expected_input_shape=expected, **options)

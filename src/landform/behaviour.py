@@ -32,7 +32,7 @@ import jax.numpy as jnp
 
 from landform.errors import ConfigError, ShapeError, check_finite
 from landform.flat import ravel
-from landform.landscape import DEFAULT_MEMORY_BUDGET, FirstLayer, Landscape, _Cost, _traced_bytes
+from landform.landscape import DEFAULT_MEMORY_BUDGET, FirstLayer, Landscape, traced_cost
 from landform.losses import DISTRIBUTIONS, behavioural_loss, correct
 
 PyTree = Any
@@ -111,12 +111,9 @@ def behavioural_landscape(
     def both(vector, xs):  # θ's loss against θ*'s outputs computed alongside: the costlier form
         return loss.per_example(apply(unravel(vector), xs), target(vector, xs))
 
-    one = _traced_bytes(both, theta, x[:1])
-    two = _traced_bytes(both, theta, x[:2]) if n > 1 else 2 * one
-    per_example_bytes = max(two - one, 4)
-    vector_bytes = max(one - per_example_bytes, 0) + 8 * theta.size
+    cost = traced_cost(both, theta, x)
     if keep:
-        targets = _reference(target, theta, x, memory_budget, per_example_bytes, vector_bytes)
+        targets = _reference(target, theta, x, memory_budget, cost.bytes_per_example, cost.bytes_per_vector)
         budget = max(int(memory_budget) - reference_bytes, 1)
         return Landscape.from_apply(apply, params, x, targets, loss, memory_budget=budget, first_layer=first_layer)
     if first_layer is not None:
@@ -142,7 +139,7 @@ def behavioural_landscape(
         correct_fn=agreement,
         loss_name=loss.name,
         memory_budget=memory_budget,
-        cost=_Cost(bytes_per_example=float(per_example_bytes), bytes_per_vector=float(vector_bytes)),
+        cost=cost,
     )
 
 

@@ -42,11 +42,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_batching import custom_vmap
 
+from landform.directions import PERTURB_NAMES, is_perturbed, parameter_layout
 from landform.errors import ConfigError, ShapeError, UnknownNameError
 from landform.flat import LeafSlice
-from landform.landscape import Landscape, _traced_bytes
+from landform.landscape import Landscape, traced_bytes
 from landform.losses import Loss, get_loss
-from landform.volume.directions import PERTURB_NAMES, _layout, _selected
 
 KIND_NAMES = ("hessian", "gauss_newton")
 DEFAULT_WIDTH = 16  # vectors multiplied together when the memory budget allows
@@ -285,12 +285,12 @@ def _cost(single: Callable, theta: jax.Array, landscape: Landscape, dtype) -> tu
     n = landscape.num_examples
     if landscape.x is None:
         w = jnp.full((n,), 1.0 / n, dtype)
-        total = _traced_bytes(single, theta, v, None, None, w)
+        total = traced_bytes(single, theta, v, None, None, w)
         return 0.0, float(total + 8 * theta.size)
     x, y = landscape.x, landscape.y
     w = jnp.ones((2,), dtype)
-    one = _traced_bytes(single, theta, v, x[:1], y[:1], w[:1])
-    two = _traced_bytes(single, theta, v, x[:2], y[:2], w[:2]) if n > 1 else 2 * one
+    one = traced_bytes(single, theta, v, x[:1], y[:1], w[:1])
+    two = traced_bytes(single, theta, v, x[:2], y[:2], w[:2]) if n > 1 else 2 * one
     per_example = max(two - one, 4)
     return float(per_example), float(max(one - per_example, 0) + 8 * theta.size)
 
@@ -371,7 +371,7 @@ def curvature_operator(
 
     if layout is None and landscape.unravel is not None:
         layout = landscape.unravel(theta)
-    slices = _layout(theta, layout)
+    slices = parameter_layout(theta, layout)
     if parameters not in PERTURB_NAMES:
         try:
             re.compile(parameters)
@@ -379,7 +379,7 @@ def curvature_operator(
             raise ConfigError(
                 f"parameters={parameters!r} is neither one of {PERTURB_NAMES} nor a valid regular expression ({error})"
             ) from None
-    chosen = tuple(s for s in slices if s.size and _selected(s, parameters))
+    chosen = tuple(s for s in slices if s.size and is_perturbed(s, parameters))
     if not chosen:
         raise ConfigError(
             f"no parameters are selected by parameters={parameters!r}; the leaves are: "

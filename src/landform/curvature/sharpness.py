@@ -41,9 +41,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from landform.curvature.operator import as_key, loss_and_gradient
+from landform.directions import NORMALIZATION_NAMES, Directions, random_directions
 from landform.errors import ConfigError, NumericalError, UnknownNameError
 from landform.landscape import Landscape
-from landform.volume.directions import NORMALIZATION_NAMES, Directions, random_directions
 
 AVERAGE_NORMALIZATIONS = ("none", "elementwise", "filter_scale", "filter", "layer")
 WORST_NORMALIZATIONS = ("none", "elementwise", "keskar", "filter_scale")

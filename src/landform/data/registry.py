@@ -9,20 +9,15 @@ splits as a mapping ``{"train": split, "test": split, ...}`` where each split is
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib
-import importlib.util
 import inspect
-import os
-import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from landform import plugins
 from landform.data import images, synthetic, text, toy, uci
 from landform.data.base import Dataset, Split
 from landform.data.sources import SOURCES, UCI_NAMES, describe_source
@@ -86,8 +81,8 @@ def _key(name: str) -> str:
 
 
 def _entry(name: str) -> Entry:
-    if is_import_path(name):
-        loader = resolve_function(name)
+    if plugins.is_import_path(name):
+        loader = plugins.resolve_function(name)
         return Entry(name, loader, f"{name} (a dataset of your own)", None, True)
     key = _key(name)
     if key not in REGISTRY:
@@ -119,123 +114,15 @@ def register(name: str, loader: Callable[..., Any], description: str = "", *, re
     return loader
 
 
-def is_import_path(reference: Any) -> bool:
-    """Whether ``reference`` looks like ``module:function`` (or ``file.py:function``)."""
-    if not isinstance(reference, str) or reference.count(":") != 1:
-        return False
-    module, function = reference.split(":")
-    return bool(module.strip()) and function.strip().isidentifier()
-
-
-def resolve_function(reference: str, what: str = "dataset") -> Callable[..., Any]:
-    """The function named by ``module:function`` (the module imported as Python would, with the
-    working directory on the path, as ``python -m`` has it) or ``path/to/file.py:function`` (that
-    file loaded as a module). Raises :class:`ConfigError` (one line, starting with ``what`` and
-    ``reference``) when the module does not import or has no such function."""
-    if not is_import_path(reference):
-        raise ConfigError(
-            f"{what} {reference!r} is not an import path; write 'package.module:function' or 'path/to/file.py:function'"
-        )
-    module_name, function_name = (part.strip() for part in reference.split(":"))
-    try:
-        if module_name.endswith(".py"):
-            path = Path(module_name).expanduser().resolve()
-            if not path.is_file():
-                raise ConfigError(f"{what} {reference!r}: the file {str(path)!r} does not exist")
-            unique = "landform_user_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
-            module = sys.modules.get(unique)
-            if module is None or _changed(module):
-                spec = importlib.util.spec_from_file_location(unique, path)
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[unique] = module
-                try:
-                    spec.loader.exec_module(module)
-                except BaseException:
-                    del sys.modules[unique]
-                    raise
-                _LOADED[unique] = _stat(module)
-        else:
-            if os.getcwd() not in sys.path and "" not in sys.path:
-                sys.path.append(os.getcwd())
-            module = importlib.import_module(module_name)
-            if module_name not in _LOADED:
-                _LOADED[module_name] = _stat(module)
-            elif _changed(module, module_name):
-                module = importlib.reload(module)
-                _LOADED[module_name] = _stat(module)
-    except ConfigError:
-        raise
-    except Exception as error:
-        raise ConfigError(
-            f"{what} {reference!r}: module {module_name!r} cannot be imported ({one_line(error)}); give "
-            "'package.module:function' importable from the working directory, or 'path/to/file.py:function'"
-        ) from None
-    function = getattr(module, function_name, None)
-    if function is None:
-        raise ConfigError(f"{what} {reference!r}: module {module_name!r} has no attribute {function_name!r}")
-    if not callable(function):
-        raise ConfigError(f"{what} {reference!r} is a {type(function).__name__}, not a function")
-    return function
-
-
-#: (size, modification time) of the source file of each module :func:`resolve_function` loaded,
-#: when it loaded it: a module whose file changed since is loaded again, so that the code that
-#: runs is the code whose fingerprint keys the stages (a long-lived session sees the user's edits).
-_LOADED: dict[str, tuple[int, int] | None] = {}
-
-
-def _stat(module: Any) -> tuple[int, int] | None:
-    path = getattr(module, "__file__", None)
-    try:
-        stat = os.stat(path) if path else None
-    except OSError:
-        return None
-    return None if stat is None else (stat.st_size, stat.st_mtime_ns)
-
-
-def _changed(module: Any, name: str | None = None) -> bool:
-    recorded = _LOADED.get(name or module.__name__)
-    return recorded is not None and _stat(module) != recorded
-
-
-def one_line(error: BaseException) -> str:
-    """``"ErrorType: first line of the message"``."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-
-
-@functools.lru_cache(maxsize=256)
-def _file_digest(path: str, size: int, modified: int) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def source_fingerprint(function: Callable[..., Any]) -> str:
-    """SHA-256 of the source file of the module that defines ``function`` (of the function's own
-    source when the module has no file; of its qualified name when neither can be read)."""
-    target = inspect.unwrap(function)
-    try:
-        path = inspect.getsourcefile(target) or inspect.getfile(target)
-    except TypeError:
-        path = None
-    if path and os.path.isfile(path):
-        stat = os.stat(path)
-        return _file_digest(os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
-    try:
-        text = inspect.getsource(target)
-    except (OSError, TypeError):
-        text = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def dataset_fingerprint(name: str) -> str | None:
     """:func:`source_fingerprint` of a user's dataset function (an import path or a registered
     name); None for built-in datasets and names that are neither."""
-    if is_import_path(name):
-        return source_fingerprint(resolve_function(name))
+    if plugins.is_import_path(name):
+        return plugins.source_fingerprint(plugins.resolve_function(name))
     entry = REGISTRY.get(_key(name))
     if entry is None or not entry.user:
         return None
-    return source_fingerprint(entry.loader)
+    return plugins.source_fingerprint(entry.loader)
 
 
 def _as_split(value: Any, name: str, source: str) -> Split:
@@ -309,7 +196,7 @@ def load(name: str, /, **options: Any) -> Dataset:
     except ConfigError:
         raise
     except Exception as error:
-        raise ConfigError(f"dataset {entry.name!r} failed: {one_line(error)}") from error
+        raise ConfigError(f"dataset {entry.name!r} failed: {plugins.one_line(error)}") from error
     return as_dataset(value, entry.name)
 
 
@@ -329,3 +216,18 @@ def catalog() -> list[dict[str, Any]]:
         record["options"] = list(inspect.signature(entry.loader).parameters)
         records.append(record)
     return records
+
+
+#: Import-path helpers that moved to :mod:`landform.plugins` (old name here, kept for one release).
+_MOVED = ("is_import_path", "one_line", "resolve_function", "source_fingerprint")
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"landform.data.registry.{name} moved to landform.plugins.{name}; import it from there",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(plugins, name)

@@ -4,7 +4,8 @@ A :class:`Model` is ``init(key) -> params`` plus ``apply(params, x) -> outputs``
 batch. Zoo models (:func:`mlp`, :func:`tabular_mlp`, :func:`lenet5`, :func:`cnn`,
 :func:`transformer`, :func:`with_learned_sigma`) are rebuilt from their ``spec`` by
 :func:`build`; adapters (:func:`from_linen`, :func:`from_nnx`, :func:`from_equinox`,
-:func:`from_apply`) wrap models written elsewhere and return ``(model, params)``. Models of the
+:func:`from_apply`) wrap models written elsewhere and return ``(model, params)``; :func:`adapt`
+recognises any of them (and PyTorch modules with a JAX twin) and picks the adapter. Models of the
 user's own come in through factories (:mod:`landform.models.factory`): a config names one by
 import path (``model: {factory: "module:function", options: {...}}``) or by a name given to
 :func:`register`. PyTorch checkpoints of the zoo's architectures load into their JAX twins, and
@@ -14,20 +15,21 @@ are measured by their behavioural basin (:mod:`landform.models.hf`, needs the ``
 """
 
 from landform.models.activations import ACTIVATION_NAMES, ACTIVATIONS, get_activation
-from landform.models.adapters import from_apply, from_equinox, from_linen, from_nnx
+from landform.models.adapters import MODEL_KINDS, adapt, from_apply, from_equinox, from_linen, from_nnx, model_kind
 from landform.models.base import Model, Params
 from landform.models.checks import check_input, validate_input_shape
 from landform.models.factory import register, registered_names
-from landform.models.registry import MODEL_NAMES, build, model_arguments
-from landform.models.sigma import with_learned_sigma
+from landform.models.registry import MODEL_NAMES, build, model_arguments, with_learned_sigma
 from landform.models.zoo import cnn, lenet5, mlp, tabular_mlp, transformer
 
 __all__ = [
     "ACTIVATIONS",
     "ACTIVATION_NAMES",
+    "MODEL_KINDS",
     "MODEL_NAMES",
     "Model",
     "Params",
+    "adapt",
     "build",
     "check_input",
     "cnn",
@@ -38,6 +40,7 @@ __all__ = [
     "get_activation",
     "lenet5",
     "mlp",
+    "model_kind",
     "model_arguments",
     "register",
     "registered_names",

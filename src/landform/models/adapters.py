@@ -7,6 +7,12 @@ parameters are in θ; everything else (Linen collections other than ``params`` s
 ``batch_stats``, NNX batch statistics and RNG state, Equinox non-float leaves and static fields)
 is held fixed inside ``apply``, so that a landscape is a deterministic function of θ.
 
+:func:`adapt` is the one switch over kinds of model objects: it recognises a landform
+:class:`~landform.models.Model`, an adapter's ``(model, params)`` pair, a Flax Linen or NNX module,
+an Equinox module, a PyTorch module with a JAX twin and a plain function
+(:func:`model_kind`), and turns each into ``(model, params)``; :func:`landform.landscape_from`
+and user factories (:mod:`landform.models.factory`) both go through it.
+
 Adapter models cannot be rebuilt from their spec (``{"name": <adapter>, "rebuildable": False}``,
 plus ``"input_shape"`` where it is known); keep the module to rebuild them.
 
@@ -17,10 +23,13 @@ Conv (out, in, h, w)), ``unit_axis = 0``.
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from landform.errors import ConfigError
 from landform.models.base import Model, Params
@@ -190,4 +199,121 @@ def from_apply(
         spec=_spec("apply", input_shape),
         unit_axis=unit_axis,
     )
+    return model, params
+
+
+# ============================================================================ one adapter for every kind
+
+#: What :func:`model_kind` reports, in the order it tests them.
+MODEL_KINDS = ("model", "pair", "linen", "nnx", "equinox", "torch", "function", "other")
+
+
+def model_kind(value: Any) -> str:
+    """What kind of model object ``value`` is: one of :data:`MODEL_KINDS`.
+
+    "model": a :class:`Model`; "pair": an adapter's ``(model, params)``; "linen", "nnx",
+    "equinox", "torch": a module of that library (the library is imported only when ``value``'s
+    class comes from it); "function": any other callable (a plain ``apply(params, x)``); "other":
+    anything else.
+    """
+    if isinstance(value, Model):
+        return "model"
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], Model):
+        return "pair"
+    module = type(value).__module__.split(".")[0]
+    if module in ("flax", "equinox", "torch") or any(
+        base.__module__.split(".")[0] in ("flax", "equinox", "torch") for base in type(value).__mro__
+    ):
+        if _is_instance(value, "flax.linen", "Module"):
+            return "linen"
+        if _is_instance(value, "flax.nnx", "Module"):
+            return "nnx"
+        if _is_instance(value, "equinox", "Module"):
+            return "equinox"
+        if _is_instance(value, "torch.nn", "Module"):
+            return "torch"
+        return "other"
+    return "function" if callable(value) else "other"
+
+
+def _is_instance(value: Any, module: str, name: str) -> bool:
+    loaded = sys.modules.get(module)
+    if loaded is None:
+        try:
+            loaded = importlib.import_module(module)
+        except ImportError:
+            return False
+    return isinstance(value, getattr(loaded, name))
+
+
+def adapt(
+    model: Any,
+    params: Params | None = None,
+    *,
+    input_shape: Sequence[int] | None = None,
+    key: jax.Array | None = None,
+) -> tuple[Model, Params]:
+    """Any supported model object as ``(model, params)``, by its :func:`model_kind`:
+
+    - a :class:`Model`: itself, with ``params`` as given;
+    - an adapter's ``(model, params)`` pair: as it is;
+    - a Flax Linen module: with ``params`` the variables ``module.init`` returned (θ is
+      ``{"params": variables["params"]}``, the other collections stay fixed, as in
+      :func:`from_linen`); without ``params`` but with ``input_shape``, initialised by
+      :func:`from_linen` on zeros of shape (1, *input_shape) with ``key`` (default ``key(0)``);
+    - a Flax NNX or an Equinox module: :func:`from_nnx`, :func:`from_equinox` (θ is the
+      module's own; ``params`` is ignored);
+    - a ``torch.nn.Module`` with an architecture of the zoo: its JAX twin
+      (:func:`landform.models.torch.twin`; needs ``input_shape``);
+    - any other callable: a plain ``apply(params, x)`` (:func:`from_apply`).
+
+    Raises:
+        ConfigError: anything else, a Linen module's variables without a ``params`` collection,
+            or a PyTorch module without ``input_shape``.
+    """
+    kind = model_kind(model)
+    if kind == "model":
+        return model, params
+    if kind == "pair":
+        return model
+    if kind == "linen":
+        if params is None and input_shape is not None:
+            example = jnp.zeros((1, *(int(d) for d in input_shape)), jnp.float32)
+            return from_linen(model, example, jax.random.key(0) if key is None else key)
+        return _linen_variables(model, params)
+    if kind == "nnx":
+        return from_nnx(model)
+    if kind == "equinox":
+        return from_equinox(model)
+    if kind == "torch":
+        if input_shape is None:
+            raise ConfigError(f"a PyTorch module ({type(model).__name__}) needs the input shape of the data")
+        from landform.models.torch import twin
+
+        return twin(model, input_shape)
+    if kind == "function":
+        return from_apply(model, params)
+    raise ConfigError(
+        f"cannot adapt a {type(model).__module__}.{type(model).__name__}; pass a landform Model, a Flax Linen "
+        "or NNX module, an Equinox module, a torch.nn.Module with a JAX twin, or a function apply(params, x)"
+    )
+
+
+def _linen_variables(module: Any, variables: Any) -> tuple[Model, Params]:
+    """A Linen module with the variables ``module.init`` returned: θ is ``{"params":
+    variables["params"]}``; the other collections (``batch_stats``, ...) stay fixed, as in
+    :func:`from_linen`."""
+    variables = dict(variables or {})
+    if "params" not in variables:
+        raise ConfigError(
+            f"the variables of the Linen module {type(module).__name__} have no 'params' collection; "
+            "pass what module.init(...) returned"
+        )
+    fixed = {name: value for name, value in variables.items() if name != "params"}
+    params = {"params": variables["params"]}
+
+    def apply(theta: Params, x: jax.Array) -> jax.Array:
+        return module.apply({**fixed, **theta}, x)
+
+    model = Model(init=lambda key: params, apply=apply, name="linen", spec=_spec("linen", None), unit_axis=-1)
     return model, params

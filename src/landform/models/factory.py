@@ -35,18 +35,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import inspect
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
-from landform.data.registry import dataset_fingerprint, is_import_path, one_line, resolve_function, source_fingerprint
+from landform.data.registry import dataset_fingerprint
 from landform.errors import ConfigError
+from landform.models.adapters import adapt, model_kind
 from landform.models.base import Model, Params
+from landform.models.zoo import CONSTRUCTORS, LEARNED_SIGMA
+from landform.plugins import is_import_path, one_line, resolve_function, source_fingerprint
 
 #: The spec name of every factory model.
 FACTORY = "factory"
@@ -114,11 +114,9 @@ def register(name: str, factory: Callable[..., Any], *, replace: bool = False) -
     the factory as an entry point of group ``landform.models`` in a package's metadata so that
     ``landform run`` finds it too.
     """
-    from landform.models.registry import ZOO
-
     if not isinstance(name, str) or not name.isidentifier():
         raise ConfigError(f"a registered model name must be an identifier such as 'my_mlp', got {name!r}")
-    if name in ZOO or name == FACTORY:
+    if name in CONSTRUCTORS or name in (LEARNED_SIGMA, FACTORY):
         raise ConfigError(f"{name!r} is a model of the zoo; register your factory under another name")
     if not callable(factory):
         raise ConfigError(f"register({name!r}, ...) needs a function that returns a model, got {factory!r}")
@@ -196,37 +194,6 @@ def _call(function: Callable[..., Any], label: str, options: Mapping[str, Any], 
         raise ConfigError(f"factory {label} failed: {one_line(error)}") from error
 
 
-def _kind(value: Any) -> str:
-    """What a factory returned: "model", "pair", "linen", "nnx", "equinox", "torch" or "other"."""
-    if isinstance(value, Model):
-        return "model"
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], Model):
-        return "pair"
-    module = type(value).__module__.split(".")[0]
-    if module in ("flax", "equinox", "torch") or any(
-        base.__module__.split(".")[0] in ("flax", "equinox", "torch") for base in type(value).__mro__
-    ):
-        if _is_instance(value, "flax.linen", "Module"):
-            return "linen"
-        if _is_instance(value, "flax.nnx", "Module"):
-            return "nnx"
-        if _is_instance(value, "equinox", "Module"):
-            return "equinox"
-        if _is_instance(value, "torch.nn", "Module"):
-            return "torch"
-    return "other"
-
-
-def _is_instance(value: Any, module: str, name: str) -> bool:
-    loaded = sys.modules.get(module)
-    if loaded is None:
-        try:
-            loaded = importlib.import_module(module)
-        except ImportError:
-            return False
-    return isinstance(value, getattr(loaded, name))
-
-
 RETURN_KINDS = (
     "a landform Model (or an adapter's (model, params)), a Flax Linen or NNX module, an Equinox module, "
     "or a torch.nn.Module with a JAX twin"
@@ -256,7 +223,7 @@ def build_factory_model(
         return _call(function, label, options, extra)
 
     value = make(key0)
-    kind = _kind(value)
+    kind = model_kind(value)
     takes_key = _accepts(function, "key")
     if kind == "model":
         return dataclasses.replace(value, name=label, spec=spec)
@@ -265,16 +232,11 @@ def build_factory_model(
         init = (lambda key: make(key)[1]) if takes_key else (lambda key: params)
         return dataclasses.replace(model, init=init, name=label, spec=spec)
     if kind == "linen":
-        from landform.models.adapters import from_linen
-
         if shape is None:
             raise ConfigError(f"factory {label} returned a Linen module; it needs the input shape of the data")
-        model, _ = from_linen(value, jnp.zeros((1, *shape), jnp.float32), key0)
+        model, _ = adapt(value, input_shape=shape, key=key0)
         return dataclasses.replace(model, name=label, spec=spec)
     if kind in ("nnx", "equinox"):
-        from landform.models.adapters import from_equinox, from_nnx
-
-        adapt = from_nnx if kind == "nnx" else from_equinox
         model, params = adapt(value)
         init = (lambda key: adapt(make(key))[1]) if takes_key else (lambda key: params)
         return dataclasses.replace(model, init=init, name=label, spec=spec)

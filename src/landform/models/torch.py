@@ -54,11 +54,10 @@ import numpy as np
 from landform.behaviour import cache_fits, reference_targets
 from landform.errors import ConfigError, ShapeError, check_finite
 from landform.flat import LeafSlice, as_vectors
-from landform.landscape import DEFAULT_MEMORY_BUDGET, Chunking, Landscape, _Cost
+from landform.landscape import DEFAULT_MEMORY_BUDGET, Chunking, Cost, Landscape
 from landform.losses import DISTRIBUTIONS, Loss, behavioural_loss, check_compatible, correct, get_loss
 from landform.models.base import Model, Params
-from landform.models.registry import build
-from landform.models.zoo import _image_shape
+from landform.models.zoo import CONSTRUCTORS, image_shape
 
 #: Zoo models a PyTorch checkpoint can be loaded into.
 TWIN_MODELS = ("mlp", "tabular_mlp", "cnn", "lenet5")
@@ -111,7 +110,7 @@ def _feature_map(spec: Mapping[str, Any]) -> tuple[int, int] | None:
     name = spec["name"]
     if name not in ("cnn", "lenet5"):
         return None
-    height, width, _ = _image_shape(name, tuple(spec["input_shape"]))
+    height, width, _ = image_shape(name, tuple(spec["input_shape"]))
     if name == "cnn":
         for _ in spec["channels"]:
             height, width = height // 2, width // 2
@@ -216,7 +215,7 @@ def torch_images(x: Any, input_shape: Sequence[int]) -> Any:
     x = torch.as_tensor(np.asarray(x))
     if not x.is_floating_point():
         x = x.float()
-    height, width, channels = _image_shape("torch", tuple(int(d) for d in input_shape))
+    height, width, channels = image_shape("torch", tuple(int(d) for d in input_shape))
     return x.reshape(x.shape[0], height, width, channels).permute(0, 3, 1, 2).contiguous()
 
 
@@ -345,7 +344,8 @@ def twin(module: Any, input_shape: Sequence[int], *, check: bool = True) -> tupl
     torch = _torch()
     shape = tuple(int(d) for d in input_shape)
     spec = _recognise(module, shape)
-    model = build(spec)
+    options = dict(spec)
+    model = CONSTRUCTORS[options.pop("name")](**options)
     params = load_state_dict(model, module.state_dict())
     if check:
         x = np.random.default_rng(0).standard_normal((8, *shape))
@@ -442,6 +442,11 @@ class TorchLandscape(Landscape):
     """
 
     unit_axis = 0
+    differentiable = False
+    not_differentiable = (
+        "a TorchLandscape has loss values only (no JAX gradients); for gradients load the checkpoint into its "
+        "JAX twin (landform.models.torch.twin) or compute them with torch.func.grad"
+    )
 
     def __init__(
         self,
@@ -527,7 +532,7 @@ class TorchLandscape(Landscape):
             correct_fn=unavailable if loss.accuracy_kind is not None else None,
             loss_name=loss.name,
             memory_budget=memory_budget,
-            cost=_Cost(bytes_per_example=per_example_bytes, bytes_per_vector=parameter_bytes),
+            cost=Cost(bytes_per_example=per_example_bytes, bytes_per_vector=parameter_bytes),
         )
 
     @classmethod
@@ -580,7 +585,7 @@ class TorchLandscape(Landscape):
             landscape._recompute = True
             # each chunk of examples also runs θ*'s forward pass: count its activations per example
             cost = landscape._cost
-            landscape._cost = _Cost(2 * cost.bytes_per_example, cost.bytes_per_vector)
+            landscape._cost = Cost(2 * cost.bytes_per_example, cost.bytes_per_vector)
             return landscape
         examples = landscape.choose_chunking(1).examples
         with torch.no_grad():
@@ -720,12 +725,6 @@ class TorchLandscape(Landscape):
     def loss(self, theta: jax.Array) -> jax.Array:
         """L(θ): the mean loss over all examples (evaluated by PyTorch, not differentiable)."""
         return jnp.mean(self.per_example_batch(self._check_vector(theta)[None])[0])
-
-    def value_and_grad(self, theta: jax.Array) -> tuple[jax.Array, jax.Array]:
-        raise ConfigError(
-            "a TorchLandscape has loss values only (no JAX gradients); for gradients load the checkpoint into its "
-            "JAX twin (landform.models.torch.twin) or compute them with torch.func.grad"
-        )
 
     def __repr__(self) -> str:
         return (

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any
 
 import flax.linen as nn
@@ -70,8 +71,8 @@ def _activation_name(value: Any) -> str:
     return value
 
 
-def _image_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """(height, width, channels) of an image input.
+def image_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(height, width, channels) of an image input of ``model`` (named in error messages).
 
     (h, w, c) stays; (h, w) gains one channel; a flat (n,) input with n a perfect square is read
     as a one-channel square image (so (784,) is 28×28×1, the flattened MNIST layout).
@@ -327,8 +328,8 @@ def lenet5(input_shape: Sequence[int] = (28, 28, 1), outputs: int = 10, activati
     """
     name = "lenet5"
     input_shape = _shape(name, input_shape)
-    image_shape = _image_shape(name, input_shape)
-    if image_shape[0] < 12 or image_shape[1] < 12:
+    hwc = image_shape(name, input_shape)
+    if hwc[0] < 12 or hwc[1] < 12:
         raise ConfigError(
             f"model 'lenet5' needs images of at least 12×12 pixels (two 5×5 convolutions and "
             f"two 2×2 poolings); got input_shape {list(input_shape)}"
@@ -341,8 +342,8 @@ def lenet5(input_shape: Sequence[int] = (28, 28, 1), outputs: int = 10, activati
         "outputs": outputs,
         "activation": activation,
     }
-    module = LeNet5Module(image_shape, outputs, activation)
-    return _linen_model(module, spec, image_shape, init_module=module.clone(activation="relu"), split=True)
+    module = LeNet5Module(hwc, outputs, activation)
+    return _linen_model(module, spec, hwc, init_module=module.clone(activation="relu"), split=True)
 
 
 class CNNModule(nn.Module):
@@ -396,10 +397,10 @@ def cnn(
     """
     name = "cnn"
     input_shape = _shape(name, input_shape)
-    image_shape = _image_shape(name, input_shape)
+    hwc = image_shape(name, input_shape)
     channels = _widths(name, "channels", channels)
     smallest = 2 ** len(channels)
-    if image_shape[0] < smallest or image_shape[1] < smallest:
+    if hwc[0] < smallest or hwc[1] < smallest:
         raise ConfigError(
             f"model 'cnn': {len(channels)} max-pooling stages need images of at least "
             f"{smallest}×{smallest} pixels; got input_shape {list(input_shape)}"
@@ -415,9 +416,9 @@ def cnn(
         "outputs": outputs,
         "activation": activation,
     }
-    module = CNNModule(image_shape, channels, dense, outputs, activation)
+    module = CNNModule(hwc, channels, dense, outputs, activation)
     init_module = module.clone(activation="relu")
-    return _linen_model(module, spec, image_shape, init_module=init_module, split=bool(channels))
+    return _linen_model(module, spec, hwc, init_module=init_module, split=bool(channels))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,3 +543,13 @@ def transformer(
 #: zoo models whose apply reshapes each example to the declared input shape, so data with the
 #: same number of elements per example (e.g. (784,) for a 28×28×1 model) is accepted.
 RESHAPING_MODELS = frozenset({"mlp", "tabular_mlp", "lenet5", "cnn"})
+
+
+#: The zoo's architectures by name (the registry, :mod:`landform.models.registry`, adds the
+#: learned-σ wrapper).
+CONSTRUCTORS = MappingProxyType(
+    {"mlp": mlp, "tabular_mlp": tabular_mlp, "lenet5": lenet5, "cnn": cnn, "transformer": transformer}
+)
+
+#: The name of the learned-σ wrapper (:func:`landform.models.with_learned_sigma`), a zoo name too.
+LEARNED_SIGMA = "learned_sigma"

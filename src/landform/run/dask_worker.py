@@ -6,11 +6,11 @@ import re
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from landform.run.executors import available_cores, limit_threads, worker_cores
+from landform.run.threads import available_cores, limit_threads, worker_cores
 
 
 class ThreadLimits(WorkerPlugin):
-    """Pin each worker to its share of its host's cores as it joins (see :mod:`landform.run.executors`).
+    """Pin each worker to its share of its host's cores as it joins (see :mod:`landform.run.threads`).
 
     ``workers``: how many workers share a host's cores. A worker's index is its name when that is
     an integer (a ``LocalCluster``: 0..N-1) or the integer its name ends in (``dask worker

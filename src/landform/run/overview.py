@@ -21,7 +21,7 @@ import pandas as pd
 from landform.errors import ConfigError
 from landform.files import atomic_write_text
 from landform.store.folder import RunFolder
-from landform.store.report import _STYLE, Figure, _embed
+from landform.store.report import REPORT_STYLE, Figure, embed_figure
 
 _EXTRA_STYLE = """
 nav ul{columns:2;font-size:.9em} .scroll{overflow-x:auto;max-width:100%}
@@ -78,7 +78,7 @@ def _table_html(name: str, table: pd.DataFrame, max_rows: int, level: str = "h2"
 def _page(title: str, body: list[str]) -> str:
     head = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_STYLE}{_EXTRA_STYLE}</style></head><body>"
+        f"<title>{html.escape(title)}</title><style>{REPORT_STYLE}{_EXTRA_STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
         f"<p class='meta'>landform report, written {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}</p>"
     )
@@ -110,7 +110,7 @@ def run_report(folder: str | Path, out: str | Path | None = None, *, max_rows: i
     figures = _figures(folder)
     if figures:
         body.append("<h2>Figures</h2>")
-        body.extend(_embed(f) for f in figures)
+        body.extend(embed_figure(f) for f in figures)
     for name, table in _tables(folder).items():
         body.append(_table_html(name, table, max_rows))
     if config is not None:
@@ -213,7 +213,7 @@ def sweep_report(
     figures = _sweep_figures(folder, tables, manifest, log)
     if figures:
         body.append("<h2>Across the sweep</h2>")
-        body.extend(_embed(f) for f in figures)
+        body.extend(embed_figure(f) for f in figures)
     for name, table in tables.items():
         body.append(_table_html(f"{name} (collected)", table, max_rows))
     body.append("<h2>Runs' figures</h2>")
@@ -232,7 +232,7 @@ def sweep_report(
         )
         run_figures = _figures(run_folder, prefix=f"{run['id']}: ") if state.state == "done" else []
         if run_figures:
-            body.extend(_embed(f) for f in run_figures)
+            body.extend(embed_figure(f) for f in run_figures)
         else:
             body.append(
                 "<p class='meta'>no figures" + (f": {html.escape(state.error)}" if state.error else "") + "</p>"

@@ -14,7 +14,8 @@ import pandas as pd
 
 from landform.files import atomic_write_text
 
-_STYLE = """
+#: The style sheet of every HTML report (and of the run overviews, :mod:`landform.run.overview`).
+REPORT_STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em;margin-bottom:.2em}
 h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
@@ -34,7 +35,8 @@ class Figure:
     caption: str = ""
 
 
-def _embed(figure: Figure) -> str:
+def embed_figure(figure: Figure) -> str:
+    """The figure as an HTML ``<figure>`` with its image inlined (base64 PNG or SVG) and its caption."""
     data = Path(figure.path).read_bytes()
     mime = "image/svg+xml" if str(figure.path).endswith(".svg") else "image/png"
     encoded = base64.b64encode(data).decode("ascii")
@@ -60,7 +62,7 @@ def write_report(
     """Write a self-contained HTML report (figures embedded as data URIs)."""
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<title>{html.escape(title)}</title><style>{REPORT_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='meta'>landform report, written {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}</p>",
     ]
@@ -70,7 +72,7 @@ def write_report(
         parts.append(f"<p class='note'>{html.escape(note)}</p>")
     if figures:
         parts.append("<h2>Figures</h2>")
-        parts.extend(_embed(f) for f in figures)
+        parts.extend(embed_figure(f) for f in figures)
     for name, table in (tables or {}).items():
         parts.append(f"<h2>Table: {html.escape(name)}</h2>")
         shown = table.head(max_rows)

@@ -45,6 +45,13 @@ Basin measures that do not rest on the largest ray:
   :func:`separable_log_volume`.
 """
 
+from landform.directions import (
+    BIASES_NAMES,
+    NORMALIZATION_NAMES,
+    PERTURB_NAMES,
+    Directions,
+    random_directions,
+)
 from landform.volume.annealing import (
     AnnealingSettings,
     BasinEstimate,
@@ -66,13 +73,6 @@ from landform.volume.bodies import (
     slab,
 )
 from landform.volume.cutoffs import Cutoffs, cutoffs, landscape_cutoffs, running_mean
-from landform.volume.directions import (
-    BIASES_NAMES,
-    NORMALIZATION_NAMES,
-    PERTURB_NAMES,
-    Directions,
-    random_directions,
-)
 from landform.volume.estimators import (
     STATISTICS,
     RankingStability,

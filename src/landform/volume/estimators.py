@@ -38,7 +38,7 @@ Estimators (K radii ρ_1..ρ_K in dimension n):
   high probability). Compare log-volumes of minima measured with the same directions, and read
   the diagnostics below and :func:`ranking_stability` before trusting a difference.
   For ``filter`` and ``layer`` directions the formula holds only approximately (their v = D⁻¹d is
-  not exactly Gaussian; see :mod:`landform.volume.directions`).
+  not exactly Gaussian; see :mod:`landform.directions`).
 - :func:`log_max_volume`: n·log max_i ρ_i (+ the same optional terms): what log V̂ tends to in
   high dimension.
 - :func:`mean_log_radius`: (1/K) Σ log ρ_i; :func:`median_radius`: median ρ_i. Robust summaries

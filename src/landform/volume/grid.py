@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
+from landform.directions import Directions
 from landform.errors import ConfigError
 from landform.landscape import Landscape
-from landform.volume.directions import Directions
 from landform.volume.radii import (
     CENSORED,
     OUTSIDE,

@@ -73,8 +73,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import gammainc, gammaln, logsumexp
 
+from landform.directions import GROUP, Directions, Leaf, gaussian_batch, grouped
 from landform.errors import ConfigError, ShapeError, UnknownNameError
-from landform.volume.directions import GROUP, Directions, _gaussians, _grouped, _Leaf
 from landform.volume.estimators import (
     MIN_EFFECTIVE_RAYS,
     effective_rays,
@@ -261,8 +261,10 @@ class PreconditionedDirections(Directions):
         width = self.size + self._rank
         if indices.size == 0:
             return jnp.zeros((0, width), self.dtype)
-        padded = _grouped(indices)
-        parts = [_gaussians(self.key, padded[j : j + GROUP], width, self.dtype) for j in range(0, padded.size, GROUP)]
+        padded = grouped(indices)
+        parts = [
+            gaussian_batch(self.key, padded[j : j + GROUP], width, self.dtype) for j in range(0, padded.size, GROUP)
+        ]
         return jnp.concatenate(parts)[: indices.size]
 
     def generate(self, indices) -> tuple[jax.Array, jax.Array]:
@@ -312,7 +314,7 @@ def preconditioned_directions(
         size=n,
         dimension=n,
         log_jacobian=0.5 * preconditioner.log_determinant(),
-        leaves=(_Leaf(0, n, (n,), "raw", 0),),
+        leaves=(Leaf(0, n, (n,), "raw", 0),),
         norms=(None,),
         paths=("theta",),
         dtype=dtype,
@@ -557,7 +559,7 @@ def ray_estimate(
 
     Censored rays make it a lower bound (flagged), unresolved rays make it unreliable. Results
     along ``filter`` or ``layer`` directions give neither (their v_i is not Gaussian; see
-    :mod:`landform.volume.directions`); the result does not record its normalisation, so this
+    :mod:`landform.directions`); the result does not record its normalisation, so this
     cannot be checked here.
     """
     if not isinstance(result, ExitRadii):

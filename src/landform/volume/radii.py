@@ -50,10 +50,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from landform.directions import Directions
 from landform.errors import ConfigError, NumericalError, ShapeError
 from landform.files import atomic_write_bytes, atomic_write_text
 from landform.landscape import Landscape, Span
-from landform.volume.directions import Directions
 
 __all__ = ["METRIC_NAMES", "STATUS_NAMES", "ExitRadii", "RadiusSettings", "load_radii", "save_radii"]
 
@@ -86,7 +86,7 @@ class ExitRadii(NamedTuple):
     Attributes:
         radii: (K, Q, T) radius along d_i: the exit point is θ* + r·d_i.
         sphere_radii: (K, Q, T) ρ = r · ‖v_i‖, the radius of the pulled-back set along the unit
-            direction v_i/‖v_i‖ (see :mod:`landform.volume.directions`; for ``none`` the
+            direction v_i/‖v_i‖ (see :mod:`landform.directions`; for ``none`` the
             Euclidean distance, for ``filter_scale`` the paper's "coefficient × perturbation
             norm"). This is what :mod:`landform.volume.estimators` takes.
         lower, upper: (K, Q, T) the final bracket (upper = inf for censored rays).

@@ -52,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from landform.directions import Directions
 from landform.errors import ConfigError
 from landform.landscape import Landscape
 from landform.volume.bracket import (
@@ -69,7 +70,6 @@ from landform.volume.bracket import (
     track_progress,
     update,
 )
-from landform.volume.directions import Directions
 from landform.volume.radii import (
     CENSORED,
     OUTSIDE,

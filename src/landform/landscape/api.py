@@ -1,40 +1,25 @@
-"""Landscapes: a model, a dataset and a loss, seen as a function of one flat vector θ.
-
-For parameters θ ∈ R^n, examples (x_i, y_i), i = 1..N, and a per-example loss ℓ,
-
-    ℓ_i(θ) = ℓ(f(unravel(θ), x_i), y_i),     L(θ) = (1/N) Σ_i ℓ_i(θ),
-
-and the loss of the nested landscape made of the first k examples is the prefix mean
-L_k(θ) = (1/k) Σ_{i<=k} ℓ_i(θ). One evaluation of the per-example losses gives every L_k at once,
-which is how the minima-volume study (Fan, Sandlund, Ko 2025) measures one minimum in many
-nested landscapes.
+"""The Landscape API: :class:`Landscape`, :class:`Span` and :func:`prefix_means`
+(see :mod:`landform.landscape` for the quantities).
 
 A :class:`Landscape` evaluates these quantities for one vector or for a batch of vectors
 θ_1..θ_m at once. Batches are split into chunks over vectors and over examples so that the
 working memory stays under ``memory_budget`` bytes; the chunk widths are chosen from the problem
-size: with many examples a sequential map over vectors keeps every matrix product large (batched
-GEMMs of different parameter vectors are slower on CPU), with few examples vectors are
-vectorised together so that the products are not tiny.
+size by the cost model of :mod:`landform.landscape.cost`.
 
 Analytic functions of θ are landscapes too (:meth:`Landscape.from_function`), which is how the
 estimators built on landscapes are validated against exact answers.
 
 Points on a line or plane through θ* (rays of the volume estimate, grids of landscape views) are
-evaluated through a :class:`Span`. When the model's first operation is linear in its own
-parameters (a dense or convolution layer with bias; :class:`FirstLayer`), it is affine along any
-such line: z_1(θ* + Σ_j c_j d_j) = z_1(θ*) + Σ_j c_j z_1(d_j), where z_1(d) is the first layer
-applied with the direction's entries as weights and bias. The span computes z_1(θ*) and each
-z_1(d_j) once over all examples; every further point costs only the rest of the network (for the
-MNIST MLP 784-256-128-10, 15 % of a full evaluation). The values are those of plain evaluation
-up to float rounding.
+evaluated through a :class:`Span`, which reuses the first layer's products when the model
+provides a :class:`~landform.landscape.first_layer.FirstLayer` (see
+:mod:`landform.landscape.first_layer`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -42,84 +27,24 @@ import numpy as np
 
 from landform.errors import ConfigError, ShapeError, check_finite
 from landform.flat import as_vectors, ravel
+from landform.landscape.cost import Chunking, Cost, choose_chunking, span_vectors, traced_cost
+from landform.landscape.first_layer import FirstLayer, _combine, _first_outputs_fn, _make_split, _span_fn, _Split
 from landform.losses import Loss, check_compatible, correct, get_loss
 
 PyTree = Any
-DEFAULT_MEMORY_BUDGET = 1 << 30  # bytes
-
-# Rows (vectors × examples) per step above which a sequential map over vectors is preferred:
-# each vector's matrix products are then already large enough to run near peak.
-_SATURATING_ROWS = 2048
-
-
-class FirstLayer(NamedTuple):
-    """A model split at its first operation, for models whose first operation is linear in θ.
-
-    ``first(params, x)`` is the output z_1 of the first operation (before any activation): it
-    must be linear in ``params`` (z_1(p + q) = z_1(p) + z_1(q), bias included) and use only the
-    first layer's parameters. ``rest(params, z_1)`` is the network from there on, so
-    ``rest(params, first(params, x)) == apply(params, x)``. The zoo's MLPs, CNNs and LeNet-5
-    provide one (``Model.first_layer``); :meth:`Landscape.from_apply` checks both properties on
-    a few examples before using it.
-    """
-
-    first: Callable[[PyTree, jax.Array], jax.Array]
-    rest: Callable[[PyTree, jax.Array], jax.Array]
-
-
-class _Split(NamedTuple):
-    """A landscape's functions of flat vectors behind :class:`FirstLayer`."""
-
-    first: Callable[[jax.Array, Any], jax.Array]  # (θ, xs) -> z_1
-    metrics: dict[str, Callable[[jax.Array, jax.Array, Any], jax.Array]]  # (θ, z_1, ys) -> per-example
-    shape: tuple[int, ...]  # shape of z_1 for one example
-    dtype: Any
-
-
-class Chunking(NamedTuple):
-    """How a batch evaluation is split: ``vectors`` evaluated together, ``examples`` per chunk."""
-
-    vectors: int
-    examples: int
-
-
-@dataclass(frozen=True)
-class _Cost:
-    """Memory per evaluation, from the traced computation of one and two examples."""
-
-    bytes_per_example: float  # activations that grow with the number of examples
-    bytes_per_vector: float  # parameter-sized intermediates (one per vector in flight)
-
-
-def _traced_bytes(fn, *args) -> int:
-    """Sum of the sizes of every intermediate value in ``fn``'s jaxpr (an upper bound)."""
-    jaxpr = jax.make_jaxpr(fn)(*args)
-    total = 0
-
-    def visit(jp):
-        nonlocal total
-        for eqn in jp.eqns:
-            for var in eqn.outvars:
-                aval = var.aval
-                if hasattr(aval, "shape"):
-                    total += int(np.prod(aval.shape, dtype=np.int64)) * aval.dtype.itemsize
-            for param in eqn.params.values():
-                for sub in param if isinstance(param, (tuple, list)) else (param,):
-                    inner = getattr(sub, "jaxpr", None)
-                    if inner is not None and hasattr(inner, "eqns"):
-                        visit(inner)
-                    elif hasattr(sub, "eqns"):
-                        visit(sub)
-
-    visit(jaxpr.jaxpr)
-    return total
+#: Bytes of working memory a landscape's chunks may take unless told otherwise (1 GiB).
+DEFAULT_MEMORY_BUDGET = 1 << 30
 
 
 class Landscape:
     """The loss of a model on a dataset as a function of a flat parameter vector.
 
     Build one with :meth:`from_apply` (any ``apply(params, x)``; see
-    :func:`landform.landscape` for Flax, NNX and Equinox models) or :meth:`from_function`.
+    :func:`landform.landscape_from` for Flax, NNX and Equinox models) or :meth:`from_function`.
+
+    Landscapes evaluated outside JAX (:class:`landform.models.torch.TorchLandscape`) set the class
+    attribute :attr:`differentiable` to False and say why in :attr:`not_differentiable`;
+    :meth:`value_and_grad` then raises a :class:`ConfigError` with that message.
 
     Attributes:
         dim: n, the number of parameters.
@@ -127,6 +52,12 @@ class Landscape:
         theta: the flat parameters the landscape was built from (θ*), or ``None``.
         unravel: maps a flat vector back to the model's parameter pytree.
     """
+
+    #: Whether JAX gradients of the loss exist (:meth:`value_and_grad`); False for landscapes
+    #: evaluated by another framework.
+    differentiable: bool = True
+    #: The error message of :meth:`value_and_grad` on a landscape that is not differentiable.
+    not_differentiable: str = "this landscape has loss values only (no JAX gradients)"
 
     def __init__(
         self,
@@ -142,7 +73,7 @@ class Landscape:
         loss_name: str = "function",
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         chunkable_examples: bool = True,
-        cost: _Cost | None = None,
+        cost: Cost | None = None,
         split: _Split | None = None,
     ) -> None:
         if num_examples < 1:
@@ -159,7 +90,7 @@ class Landscape:
         self.loss_name = loss_name
         self.memory_budget = int(memory_budget)
         self._chunkable = chunkable_examples
-        self._cost = cost or _Cost(bytes_per_example=4.0, bytes_per_vector=4.0 * dim)
+        self._cost = cost or Cost(bytes_per_example=4.0, bytes_per_vector=4.0 * dim)
         self._split = split
         self._compiled: dict[Any, Callable] = {}
 
@@ -229,10 +160,7 @@ class Landscape:
 
         split = None if first_layer is None else _make_split(first_layer, apply, params, unravel, loss, x)
 
-        one = _traced_bytes(per_example, theta, x[:1], y[:1])
-        two = _traced_bytes(per_example, theta, x[:2], y[:2]) if x.shape[0] > 1 else 2 * one
-        per_ex = max(two - one, 4)
-        cost = _Cost(bytes_per_example=float(per_ex), bytes_per_vector=float(max(one - per_ex, 0) + 8 * theta.size))
+        cost = traced_cost(per_example, theta, x, y)
         return cls(
             per_example,
             dim=theta.shape[0],
@@ -287,7 +215,7 @@ class Landscape:
             loss_name="function",
             memory_budget=memory_budget,
             chunkable_examples=False,
-            cost=_Cost(bytes_per_example=4.0 * max(dim, 1), bytes_per_vector=16.0 * dim),
+            cost=Cost(bytes_per_example=4.0 * max(dim, 1), bytes_per_vector=16.0 * dim),
         )
 
     def subset(self, num_examples: int) -> Landscape:
@@ -331,6 +259,11 @@ class Landscape:
         )
 
     @property
+    def cost(self) -> Cost:
+        """Memory per evaluation (:class:`landform.landscape.cost.Cost`) behind :meth:`choose_chunking`."""
+        return self._cost
+
+    @property
     def reuses_first_layer(self) -> bool:
         """Whether points of a :meth:`span` reuse the first layer's products."""
         return self._split is not None
@@ -353,7 +286,9 @@ class Landscape:
         return self._mean_fn()(self._check_vector(theta))
 
     def value_and_grad(self, theta: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """L(θ) and ∇L(θ)."""
+        """L(θ) and ∇L(θ); a :class:`ConfigError` if the landscape is not :attr:`differentiable`."""
+        if not self.differentiable:
+            raise ConfigError(self.not_differentiable)
         return self._value_and_grad_fn()(self._check_vector(theta))
 
     def per_example(self, theta: jax.Array) -> jax.Array:
@@ -405,23 +340,12 @@ class Landscape:
         With N examples, vectors are evaluated together only while V·N stays below a few
         thousand rows (tiny products benefit from batching; large ones run best one vector at a
         time: on a 2-core CPU, vmap over 64 different vectors at 10,000 MNIST examples ran about
-        2× slower than a sequential map). Example chunks are as large as the memory budget allows.
+        2× slower than a sequential map). Example chunks are as large as the memory budget allows
+        (:func:`landform.landscape.cost.choose_chunking` on this landscape's :attr:`cost`).
         """
-        n = self.num_examples
-        budget = self.memory_budget
-        per_ex, per_vec = self._cost.bytes_per_example, self._cost.bytes_per_vector
-        vectors = 1 if n >= _SATURATING_ROWS else max(1, min(num_vectors, _SATURATING_ROWS // n))
-        # shrink vectors until at least one example fits alongside them
-        while vectors > 1 and vectors * (per_vec + per_ex) > budget:
-            vectors //= 2
-        if not self._chunkable:
-            return Chunking(vectors, n)
-        room = (budget - vectors * per_vec) / (vectors * per_ex)
-        examples = int(max(1, min(n, room)))
-        if examples < n:  # balance chunks so the last one is not tiny
-            count = math.ceil(n / examples)
-            examples = math.ceil(n / count)
-        return Chunking(vectors, examples)
+        return choose_chunking(
+            self._cost, self.memory_budget, self.num_examples, num_vectors, chunkable=self._chunkable
+        )
 
     # ------------------------------------------------------------------ internals
 
@@ -543,68 +467,6 @@ def prefix_means(values: jax.Array, sizes: Sequence[int]) -> jax.Array:
 _prefix_means_compiled = jax.jit(prefix_means, static_argnums=1)
 
 
-# ============================================================================ first-layer reuse
-
-
-def _make_split(first_layer: FirstLayer, apply, params, unravel, loss: Loss, x) -> _Split:
-    """The flat-vector functions behind ``first_layer``, after checking on a few examples that
-    rest∘first reproduces ``apply`` and that ``first`` is linear in the parameters."""
-    if not isinstance(first_layer, FirstLayer):
-        raise ConfigError(f"first_layer must be a landform.landscape.FirstLayer, got {type(first_layer).__name__}")
-
-    def first(vector, xs):
-        return first_layer.first(unravel(vector), xs)
-
-    def loss_values(vector, z, ys):
-        return loss.per_example(first_layer.rest(unravel(vector), z), ys)
-
-    metrics = {"loss": loss_values}
-    if loss.accuracy_kind is not None:
-
-        def correct_values(vector, z, ys):
-            return correct(first_layer.rest(unravel(vector), z), ys, loss.accuracy_kind)
-
-        metrics["correct"] = correct_values
-
-    theta, _ = ravel(params)
-    xs = x[: min(4, x.shape[0])]
-    other = jax.random.normal(jax.random.key(0), theta.shape, theta.dtype) * (jnp.std(theta) + 1.0)
-    check = jax.jit(
-        lambda t, q, xs: (
-            apply(unravel(t), xs),
-            first_layer.rest(unravel(t), first(t, xs)),
-            first(t + q, xs),
-            first(t, xs) + first(q, xs),
-        )
-    )
-    plain, composed, joint, summed = (np.asarray(a, np.float64) for a in check(theta, other, xs))
-
-    def close(a, b) -> bool:
-        return a.shape == b.shape and bool(np.all(np.abs(a - b) <= 1e-4 * (np.max(np.abs(b)) + 1e-6)))
-
-    if not close(composed, plain):
-        raise ConfigError(
-            "first_layer.rest(params, first_layer.first(params, x)) does not reproduce apply(params, x) on the first "
-            "examples; fix the split or build the landscape without first_layer"
-        )
-    if not close(joint, summed):
-        raise ConfigError(
-            "first_layer.first is not linear in the parameters (first(p + q) != first(p) + first(q)); only a first "
-            "operation that is linear in its own weights and bias can be reused along lines"
-        )
-    z = jax.eval_shape(first, theta, xs)
-    return _Split(first=first, metrics=metrics, shape=tuple(z.shape[1:]), dtype=z.dtype)
-
-
-def _vectors_for(landscape: Landscape, examples: int, num_vectors: int) -> int:
-    """Vectors evaluated together on ``examples`` examples (the rule of :meth:`Landscape.choose_chunking`)."""
-    vectors = 1 if examples >= _SATURATING_ROWS else max(1, min(num_vectors, _SATURATING_ROWS // examples))
-    per_ex, per_vec = landscape._cost.bytes_per_example, landscape._cost.bytes_per_vector
-    while vectors > 1 and vectors * (per_vec + per_ex * examples) > landscape.memory_budget:
-        vectors //= 2
-    return vectors
-
-
 class Span:
     """Points θ_p = origin + Σ_j c_pj · basis[r_pj] of a few basis vectors, evaluated on the first
     ``size`` examples of a landscape.
@@ -637,7 +499,7 @@ class Span:
             self._examples = min(examples, n)
             count = math.ceil(n / self._examples)
             self._padded = count * self._examples
-            vectors = _vectors_for(landscape, self._examples, basis.shape[0])
+            vectors = span_vectors(landscape._cost, landscape.memory_budget, self._examples, basis.shape[0])
             key = ("span-first", self._examples, vectors)
             if key not in landscape._compiled:
                 landscape._compiled[key] = _first_outputs_fn(landscape._split.first, self._padded, vectors)
@@ -675,57 +537,9 @@ class Span:
             raise ConfigError(f"metric {metric!r} is not available through the first-layer split")
         examples = min(self._examples, size)
         count = math.ceil(size / examples)
-        vectors = _vectors_for(land, size, rows.shape[0])
+        vectors = span_vectors(land._cost, land.memory_budget, size, rows.shape[0])
         key = ("span", metric, size, examples, count, vectors)
         if key not in land._compiled:
             land._compiled[key] = _span_fn(land._split.metrics[metric], size, examples, count, vectors)
         z0, zb = self._z
         return land._compiled[key](self.origin, self.basis, z0, zb, self._ys, rows, coefficients)
-
-
-@jax.jit
-def _combine(origin, basis, rows, coefficients):
-    return origin[None] + jnp.einsum("pm,pmn->pn", coefficients, basis[rows])
-
-
-def _first_outputs_fn(first, padded: int, vectors: int):
-    """(origin, basis, xs) -> (z_1(origin) (padded, ...), z_1(basis) (k, padded, ...)) over example
-    chunks, ``vectors`` basis vectors at a time."""
-
-    def outputs(vector, xs):
-        values = jax.lax.map(lambda chunk: first(vector, chunk), xs)
-        return values.reshape((padded,) + values.shape[2:])
-
-    @jax.jit
-    def run(origin, basis, xs):
-        return outputs(origin, xs), jax.lax.map(lambda b: outputs(b, xs), basis, batch_size=vectors)
-
-    return run
-
-
-def _span_fn(metric_fn, size: int, examples: int, count: int, vectors: int):
-    """The compiled evaluation of span points on the first ``size`` examples, in ``count`` chunks
-    of ``examples`` (only the first-layer outputs of those chunks are read)."""
-
-    def point(origin, basis, z0, zb, ys, rows, coefficients):
-        theta = origin + coefficients @ basis[rows]
-
-        def chunk(index):
-            start = index * examples
-            z = jax.lax.dynamic_slice_in_dim(z0, start, examples)
-            for j in range(rows.shape[0]):
-                part = jax.lax.dynamic_index_in_dim(zb, rows[j], keepdims=False)
-                z = z + coefficients[j] * jax.lax.dynamic_slice_in_dim(part, start, examples)
-            return metric_fn(theta, z, jax.lax.dynamic_slice_in_dim(ys, start, examples))
-
-        values = jax.lax.map(chunk, jnp.arange(count))
-        return values.reshape(-1)[:size]
-
-    @jax.jit
-    def run(origin, basis, z0, zb, ys, rows, coefficients):
-        one = lambda args: point(origin, basis, z0, zb, ys, *args)
-        if vectors >= rows.shape[0]:
-            return jax.vmap(one)((rows, coefficients))
-        return jax.lax.map(one, (rows, coefficients), batch_size=vectors)
-
-    return run
