@@ -182,10 +182,10 @@ def _decision_regions(folder: RunFolder, config, volume_folder: Path) -> Figure:
 
     stages = layout.stages_folder(volume_folder)
     trained = {}
-    for folder, marker in layout.finished_stages(stages, layout.TRAIN_STAGE):
+    for stage, marker in layout.finished_stages(stages, layout.TRAIN_STAGE):
         inputs = marker["inputs"]
         if inputs["model_seed"] == config.seeds.pairs()[0][0]:
-            trained[inputs["size"]] = folder
+            trained[inputs["size"]] = stage
     data = next(
         path for path in map(layout.data_file, layout.stage_folders(stages, layout.DATA_STAGE)) if path.exists()
     )

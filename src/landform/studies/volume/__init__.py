@@ -36,7 +36,6 @@ The package, one module per concept:
 from __future__ import annotations
 
 from landform.studies import Study
-from landform.studies.volume import layout
 from landform.studies.volume.config import Arm, Config, MeasuresSpec, NestedDataSpec, Seeds, VolumeSpec
 from landform.studies.volume.figures import RadiusHistogram, volume_figures
 from landform.studies.volume.report import HEADLINE_COLUMNS, diagnostics_line, diagnostics_notes, write_volume_report
@@ -98,7 +97,6 @@ __all__ = [
     "diagnostics_notes",
     "find_minimum",
     "landscape_view",
-    "layout",
     "load_pool",
     "load_three_minima",
     "load_view_source",

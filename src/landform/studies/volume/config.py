@@ -109,6 +109,7 @@ class MeasuresSpec(Strict):
         return {name: getattr(self, name) for name in MEASURE_NAMES} | {"parameters": self.parameters}
 
     def any(self) -> bool:
+        """Whether any measure is asked for."""
         return any(getattr(self, name) is not False for name in MEASURE_NAMES)
 
 
@@ -132,6 +133,7 @@ class Seeds(Strict):
         return self
 
     def pairs(self) -> list[tuple[int, int]]:
+        """(model seed, data seed) position by position; a single seed is paired with every other."""
         n = max(len(self.model), len(self.data))
         model = self.model * n if len(self.model) == 1 else self.model
         data = self.data * n if len(self.data) == 1 else self.data
@@ -186,6 +188,7 @@ class Config(StudyConfig):
 
     @property
     def sizes(self) -> list[int]:
+        """Examples of each level: base + q."""
         return [self.data.base + q for q in self.data.levels]
 
 

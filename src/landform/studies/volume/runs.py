@@ -42,6 +42,7 @@ class VolumeRun(NamedTuple):
 
     @property
     def loss(self) -> str:
+        """The name of the run's loss."""
         return str(self.config["loss"])
 
 

@@ -95,6 +95,7 @@ class ViewSource(NamedTuple):
 
     @property
     def theta(self) -> jax.Array:
+        """The minimum's flat parameter vector."""
         return ravel(self.params)[0]
 
     def landscape(self, examples: int | None = None, **options: Any) -> Landscape:
