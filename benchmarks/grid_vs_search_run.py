@@ -15,7 +15,7 @@ import pathlib
 import jax
 
 from landform.landscape import Landscape
-from landform.store import load_splits, read_marker
+from landform.studies.volume import layout
 from landform.train import load_trained
 from landform.volume import estimate, exit_radii, grid_radii, random_directions
 
@@ -28,12 +28,13 @@ def main() -> None:
     parser.add_argument("--max", type=float, default=0.5, help="the grid's largest coefficient")
     parser.add_argument("--directions", type=int, default=500)
     args = parser.parse_args()
-    stages = args.run / "stages"
-    pool = load_splits(next(stages.glob("data-*")) / "data.npz")["pool"].take(slice(0, args.fixed))
-    trained = [(read_marker(m.parent)["inputs"], m.parent) for m in stages.glob("train-*/_stage.json")]
+    stages = layout.stages_folder(args.run)
+    data_stage = layout.stage_folders(stages, layout.DATA_STAGE)[0]
+    pool = layout.load_stage_splits(data_stage)[layout.POOL].take(slice(0, args.fixed))
+    trained = [(marker["inputs"], folder) for folder, marker in layout.finished_stages(stages, layout.TRAIN_STAGE)]
     rows = []
     for inputs, folder in sorted(trained, key=lambda item: item[0]["size"]):
-        model, params, _ = load_trained(folder / "final")
+        model, params, _ = load_trained(folder / layout.FINAL)
         landscape = Landscape.from_apply(model.apply, params, pool.x, pool.y, "cross_entropy")
         key = jax.random.fold_in(jax.random.key(inputs["model_seed"]), 1)
         directions = random_directions(

@@ -34,18 +34,19 @@ if "LANDFORM_DATA" not in os.environ and (ROOT.parent / "shared" / "datasets").i
 os.environ.setdefault("LANDFORM_PROGRESS", "0")
 
 from landform.store import stages  # noqa: E402
-from landform.studies import run_config_file, volume  # noqa: E402
+from landform.studies import run_config_file  # noqa: E402
+from landform.studies.volume import stages as volume_stages  # noqa: E402
 
 
 def _run(config: Path, variant: str, out: Path, *, analysis: bool, log) -> None:
     """Run (or rerun) ``config`` into ``out``; without ``analysis``, stop once every stage is there."""
-    original = volume._analyse
+    original = volume_stages.analyse
     if not analysis:
-        volume._analyse = lambda config, run_folder, measured, log: run_folder.path("report.html")
+        volume_stages.analyse = lambda config, run_folder, measured, log: run_folder.path("report.html")
     try:
         run_config_file(config, variant=variant, out=out, progress=False, log=log)
     finally:
-        volume._analyse = original
+        volume_stages.analyse = original
 
 
 def _rerun(config: Path, variant: str, out: Path, *, verify: bool, analysis: bool) -> float:

@@ -119,6 +119,8 @@ API_PAGES = [
     ("landform.views", "landform.views: planes, slices, figures and videos"),
     ("landform.studies", "landform.studies: the Study contract and config files"),
     ("landform.studies.analysis", "landform.studies.analysis: analyses across runs"),
+    ("landform.studies.volume", "landform.studies.volume: the minima-volume study, its runs and views"),
+    ("landform.studies.volume.layout", "landform.studies.volume.layout: the files of a volume run folder"),
     ("landform.run.plan", "landform.run.plan: sweep files and run plans"),
     ("landform.run.sweep", "landform.run.sweep: running and collecting sweeps"),
     ("landform.run.attempts", "landform.run.attempts: one attempt at a run"),

@@ -342,7 +342,7 @@ def _fake_volume_run(root, levels=(0, 6, 16, 36), base=4):
 
 
 def test_run_lookup_finds_minima_and_lists_levels_when_one_is_missing(tmp_path):
-    from landform.views import RunFolderError, default_levels, find_minimum, load_pool, read_volume_run
+    from landform.studies.volume import RunFolderError, default_levels, find_minimum, load_pool, read_volume_run
 
     run = read_volume_run(_fake_volume_run(tmp_path / "run"))
     assert run.sizes == (4, 10, 20, 40)

@@ -55,7 +55,7 @@ _LAZY = {
     "pca_plane": "landform.views",
     "plane_through": "landform.views",
     "plane_losses": "landform.views",
-    "landscape_view": "landform.views",
+    "landscape_view": "landform.studies.volume",
 }
 
 __all__ = sorted([*_LAZY, "landscape_from", "__version__"])

@@ -187,7 +187,7 @@ def video(
         "Render the plane through three minima of a volume run in every nested landscape, "
         "one frame per landscape (MP4 and GIF)."
     )  # fmt: skip
-    from landform.views.runs import volume_run_video
+    from landform.studies.volume import volume_run_video
 
     written = volume_run_video(
         run_folder,
@@ -272,7 +272,7 @@ def view(
 ) -> None:
     """Draw a classic view of a minimum's landscape (contour and surface figures, log colour scale)
     and save the grid as .npz."""
-    from landform.views.view import landscape_view
+    from landform.studies.volume import landscape_view
 
     result = landscape_view(
         source,
@@ -340,7 +340,7 @@ def curvature(
 
     from landform.curvature import MEASURE_NAMES, measure, top_eigenvalues
     from landform.errors import ConfigError
-    from landform.views.view import load_view_source
+    from landform.studies.volume import load_view_source
 
     chosen = list(MEASURE_NAMES) if measures.strip() == "all" else [m.strip() for m in measures.split(",") if m.strip()]
     unknown = sorted(set(chosen) - set(MEASURE_NAMES))

@@ -41,8 +41,10 @@ from landform.errors import ConfigError
 from landform.store import Figure, RunFolder, open_run, run_stage, write_report
 from landform.studies import Study
 from landform.studies.common import make_model
-from landform.studies.config import Strict
-from landform.studies.volume import STATISTICS, VolumeSpec, diagnostics_line, diagnostics_notes
+from landform.studies.config import Strict, StudyConfig
+from landform.studies.volume.config import VolumeSpec
+from landform.studies.volume.report import diagnostics_line, diagnostics_notes
+from landform.studies.volume.tables import STATISTICS
 from landform.train import TrainConfig, fit, load_trained, save_trained
 from landform.volume import estimate, exit_radii, grid_radii, load_radii, random_directions, save_radii
 from landform.volume.radii import UNRESOLVED
@@ -65,13 +67,10 @@ class TextSpec(Strict):
     train_sequences: int = Field(512, gt=0, description="training windows of a zoo model trained here")
 
 
-class Config(Strict):
+class Config(StudyConfig):
     """A behavioural-basin measurement (see the module docstring)."""
 
     study: Literal["basin"] = "basin"
-    name: str
-    variant: str = "paper"
-    description: str = ""
     model: dict[str, Any] = Field(
         description="{hf_model: <Hub name or folder>, download: false} or a zoo spec ({name: transformer, ...}) with "
         "an optional checkpoint folder"

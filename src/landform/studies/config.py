@@ -35,6 +35,18 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class StudyConfig(Strict):
+    """The header every study config starts with: which study it configures (each study's
+    Config narrows ``study`` to its own name, e.g. ``Literal["volume"]``), the experiment's
+    ``name``, the ``variant`` it was resolved to (``paper`` or one of its ``variants``) and a
+    free-text ``description`` (shown in the report)."""
+
+    study: str
+    name: str
+    variant: str = "paper"
+    description: str = ""
+
+
 def merge(base: dict, override: dict) -> dict:
     """Recursive merge: dictionaries merge key by key, other values are replaced."""
     out = copy.deepcopy(base)

@@ -23,9 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from landform.errors import ConfigError
-from landform.store import Figure, RunFolder, read_marker, write_report
-from landform.store.stages import DONE
+from landform.store import Figure, RunFolder, write_report
 from landform.studies import load_config, tunnels, volume
+from landform.studies.volume import layout
 
 #: The shipped experiment configs (the repository's ``configs/`` folder).
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
@@ -180,22 +180,24 @@ def _decision_regions(folder: RunFolder, config, volume_folder: Path) -> Figure:
 
     from landform.train import load_trained
 
-    stages = volume_folder / "stages"
+    stages = layout.stages_folder(volume_folder)
     trained = {}
-    for marker in stages.glob(f"train-*/{DONE}"):
-        inputs = read_marker(marker.parent)["inputs"]
+    for stage, marker in layout.finished_stages(stages, layout.TRAIN_STAGE):
+        inputs = marker["inputs"]
         if inputs["model_seed"] == config.seeds.pairs()[0][0]:
-            trained[inputs["size"]] = marker.parent
-    data = next(stages.glob("data-*/data.npz"))
+            trained[inputs["size"]] = stage
+    data = next(
+        path for path in map(layout.data_file, layout.stage_folders(stages, layout.DATA_STAGE)) if path.exists()
+    )
     with np.load(data) as arrays:
-        pool_x, pool_y = arrays["pool_x"], arrays["pool_y"]
+        pool_x, pool_y = arrays[layout.POOL_X], arrays[layout.POOL_Y]
     sizes = sorted(trained)
     fig, axes = plt.subplots(1, len(sizes), figsize=(3.1 * len(sizes), 3.3), sharex=True, sharey=True)
     grid = np.linspace(-16, 16, 160)
     gx, gy = np.meshgrid(grid, grid)
     points = jnp.asarray(np.stack([gx.ravel(), gy.ravel()], axis=1), jnp.float32)
     for ax, size in zip(np.atleast_1d(axes), sizes):
-        model, params, _ = load_trained(trained[size] / "final")
+        model, params, _ = load_trained(trained[size] / layout.FINAL)
         logits = np.asarray(model.apply(params, points)).reshape(gx.shape)
         ax.contourf(gx, gy, logits > 0, levels=[-0.5, 0.5, 1.5], colors=["#cfe0f3", "#f6d3c4"])
         ax.scatter(pool_x[:size, 0], pool_x[:size, 1], c=np.where(pool_y[:size] == 1, "#c0392b", "#2c5fa8"), s=6)

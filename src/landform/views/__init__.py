@@ -16,16 +16,18 @@
   :func:`figure_to_rgb`.
 - :mod:`~landform.views.video`: :func:`landscape_video` (one frame per nested landscape, MP4 and
   GIF), :func:`render_frames`, :func:`write_video`, :func:`ffmpeg_executable`.
-- :mod:`~landform.views.runs`: the minima and data of a finished volume run
-  (:func:`read_volume_run`, :func:`find_minimum`, :func:`load_three_minima`,
-  :func:`volume_run_video`).
-- :mod:`~landform.views.view`: a view of a minimum from a run folder or checkpoint, written as
-  figures and an ``.npz`` (:func:`landscape_view`, the ``landform view`` command;
-  :func:`load_view_source`, :func:`save_trajectory`, :func:`load_trajectory`,
-  :func:`record_trajectory`).
+- :mod:`~landform.views.view`: the classic views of a landscape written as figures and an
+  ``.npz`` (:func:`random_view`, :func:`pca_view`, :func:`minima_view`), and trajectories
+  (:func:`save_trajectory`, :func:`load_trajectory`).
 
 The plane, slice, random-direction and trajectory functions are imported eagerly; the rest
 (which import matplotlib or read files) load on first use.
+
+Reading a volume run folder and retraining its minima (``read_volume_run``, ``find_minimum``,
+``load_three_minima``, ``volume_run_video``, ``landscape_view``, ``load_view_source``,
+``record_trajectory``, ...) moved to :mod:`landform.studies.volume`, so that this package is
+pure geometry; their old names here still work for one release, with a
+:class:`DeprecationWarning` (``Minimum`` is now :class:`landform.studies.volume.SavedMinimum`).
 """
 
 from __future__ import annotations
@@ -76,25 +78,13 @@ _LAZY = {
     "load_plane_losses": "landform.views.video",
     "VideoUnavailableError": "landform.views.video",
     "VIDEO_FORMATS": "landform.views.video",
-    "RunFolderError": "landform.views.runs",
-    "VolumeRun": "landform.views.runs",
-    "Minimum": "landform.views.runs",
-    "read_volume_run": "landform.views.runs",
-    "available_minima": "landform.views.runs",
-    "find_minimum": "landform.views.runs",
-    "default_levels": "landform.views.runs",
-    "load_pool": "landform.views.runs",
-    "volume_run_video": "landform.views.runs",
-    "load_three_minima": "landform.views.runs",
-    "ThreeMinima": "landform.views.runs",
     "VIEW_KINDS": "landform.views.view",
     "ViewResult": "landform.views.view",
-    "ViewSource": "landform.views.view",
-    "landscape_view": "landform.views.view",
-    "load_view_source": "landform.views.view",
+    "random_view": "landform.views.view",
+    "pca_view": "landform.views.view",
+    "minima_view": "landform.views.view",
     "save_trajectory": "landform.views.view",
     "load_trajectory": "landform.views.view",
-    "record_trajectory": "landform.views.view",
 }
 
 __all__ = [
@@ -122,8 +112,37 @@ __all__ = [
 ]
 __all__ += sorted(_LAZY)
 
+#: Names that moved to :mod:`landform.studies.volume` (old name -> new name), kept for one release.
+_MOVED = {
+    "RunFolderError": "RunFolderError",
+    "VolumeRun": "VolumeRun",
+    "Minimum": "SavedMinimum",
+    "read_volume_run": "read_volume_run",
+    "available_minima": "available_minima",
+    "find_minimum": "find_minimum",
+    "default_levels": "default_levels",
+    "load_pool": "load_pool",
+    "volume_run_video": "volume_run_video",
+    "load_three_minima": "load_three_minima",
+    "ThreeMinima": "ThreeMinima",
+    "ViewSource": "ViewSource",
+    "landscape_view": "landscape_view",
+    "load_view_source": "load_view_source",
+    "record_trajectory": "record_trajectory",
+}
+
 
 def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import warnings
+
+        warnings.warn(
+            f"landform.views.{name} moved to landform.studies.volume.{_MOVED[name]}; the old path goes in the next "
+            "release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("landform.studies.volume"), _MOVED[name])
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'landform.views' has no attribute {name!r}")
