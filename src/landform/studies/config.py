@@ -111,7 +111,7 @@ def validate(model: type[BaseModel], settings: dict, source: str = "config") -> 
 def check_references(settings: Any, source: str = "config", where: str = "") -> None:
     """Import every ``factory`` and every import-path ``dataset`` named in ``settings``;
     :class:`ConfigError` ("<source>: <field>: <why>") for the first that does not import."""
-    from landform.data.registry import is_import_path
+    from landform.plugins import is_import_path
     from landform.models.factory import resolve
 
     if isinstance(settings, dict):

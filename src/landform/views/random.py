@@ -38,7 +38,7 @@ from landform.errors import ConfigError, ShapeError
 from landform.flat import LeafSlice, leaf_slices
 from landform.landscape import Landscape
 from landform.views.planes import Plane, PlaneGrid, PlaneLosses, SliceLosses, direction_losses, plane_grid, plane_losses
-from landform.volume.directions import random_directions
+from landform.directions import random_directions
 
 RANDOM_RANGE = (-1.0, 1.0)
 VIEW_NORMALIZATIONS = ("filter", "filter_scale", "layer", "none")
