@@ -2,9 +2,11 @@
 
 ``record`` runs each config that has a ``quick`` variant (``landform run CONFIG --variant quick``)
 into a folder of its own and prints one JSON object: per config, the SHA-256 of every file the run
-wrote (JSON files without wall-clock fields such as training ``seconds``, stage markers also
-without their file checksums, which cover those fields; the report without its "written"
-timestamp) and the list of stage keys. ``compare`` prints the files that differ
+wrote (wall-clock content left out: JSON keys, table columns and NetCDF attributes named like
+``seconds``, ``*_per_second``, ``created``; stage markers also without their file checksums,
+which cover those fields; the report without its "written" timestamp and with the cells of its
+tables' clock columns emptied; everything else, figures and embedded images included, exact)
+and the list of stage keys. ``compare`` prints the files that differ
 between two such objects. Configs that cannot run here (no CIFAR-10 copy, no Pythia weights)
 are recorded with their error, so before and after are compared on the same set.
 
@@ -26,16 +28,55 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 _WRITTEN = re.compile(rb"landform report, written \d{4}-\d\d-\d\d \d\d:\d\d")
-# wall-clock fields a rerun may change without any output changing
-_CLOCK_KEYS = {"seconds", "marker_checksum", "elapsed", "started", "finished", "created", "host", "pid"}
+# wall-clock fields and columns a rerun may change without any computed output changing
+_CLOCK = re.compile(r"seconds|per_second|^elapsed$|^started$|^finished$|^created(_at)?$|^host$|^pid$|marker_checksum")
+_TABLE = re.compile(r"<table.*?</table>", re.S)
+_CELL = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>", re.S)
 
 
 def _strip_clock(value):
     if isinstance(value, dict):
-        return {k: _strip_clock(v) for k, v in value.items() if k not in _CLOCK_KEYS}
+        return {k: _strip_clock(v) for k, v in value.items() if not _CLOCK.search(str(k))}
     if isinstance(value, list):
         return [_strip_clock(v) for v in value]
     return value
+
+
+def _frame_digest(frame) -> bytes:
+    """Column names and exact values of a table, its clock columns left out."""
+    import pandas as pd
+
+    keep = [c for c in frame.columns if not _CLOCK.search(str(c))]
+    values = pd.util.hash_pandas_object(frame[keep], index=True).to_numpy().tobytes()
+    return json.dumps([list(map(str, frame.columns)), [str(t) for t in frame[keep].dtypes]]).encode() + values
+
+
+def _blank_clock_cells(table: str) -> str:
+    """An HTML table (pandas' ``to_html``) with the cells of its clock columns emptied."""
+    rows = re.findall(r"<tr.*?</tr>", table, re.S)
+    if not rows:
+        return table
+    header = _CELL.findall(rows[0])
+    clock = {i for i, name in enumerate(header) if _CLOCK.search(name.strip())}
+    out = [rows[0]]
+    for row in rows[1:]:
+        cells = _CELL.findall(row)
+        out.append("|".join("" if i in clock else c for i, c in enumerate(cells)))
+    return "\n".join(out)
+
+
+def _netcdf_digest(path: Path) -> bytes:
+    import numpy as np
+    import xarray as xr
+
+    parts = []
+    tree = xr.open_datatree(path)
+    for group in sorted(tree.groups):
+        data = tree[group].to_dataset()
+        attrs = _strip_clock(dict(data.attrs))
+        parts.append(json.dumps([group, sorted(data.data_vars), attrs], sort_keys=True, default=str).encode())
+        parts += [np.ascontiguousarray(data[name].values).tobytes() for name in sorted(data.data_vars)]
+    return b"".join(parts)
 
 
 def fingerprint(path: Path) -> str:
@@ -46,8 +87,19 @@ def fingerprint(path: Path) -> str:
         if path.name == "_stage.json":  # its file checksums cover wall-clock fields; files are compared themselves
             value.pop("files", None)
         data = json.dumps(value, sort_keys=True).encode()
+    elif path.suffix == ".parquet":
+        import pandas as pd
+
+        data = _frame_digest(pd.read_parquet(path))
+    elif path.suffix == ".csv":
+        import pandas as pd
+
+        data = _frame_digest(pd.read_csv(path))
+    elif path.suffix == ".nc":
+        data = _netcdf_digest(path)
     elif path.suffix == ".html":
-        data = _WRITTEN.sub(b"landform report, written <time>", data)
+        text = _WRITTEN.sub(b"landform report, written <time>", data).decode()
+        data = _TABLE.sub(lambda m: _blank_clock_cells(m.group(0)), text).encode()
     return hashlib.sha256(data).hexdigest()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import gammaln
 
 from landform.errors import ConfigError, ShapeError
 from landform.studies import load_config, run_config_file
@@ -142,3 +143,45 @@ def test_other_quick_configs_end_to_end(name, tmp_path):
         }
     else:
         check_run(report.parent, config)
+
+
+def test_reference_basin_measure_leads_the_tables_and_report(tmp_path):
+    # a tiny annealing budget: the plumbing (stage, table beside the paper's estimate, figure,
+    # notes, terminal line) is what is tested here; the estimator is tested on exact bodies
+    path = CONFIGS / "swiss_roll_low_data.yaml"
+    overrides = [
+        "data.levels=[0, 30]",
+        "train.epochs=30",
+        "volume.directions=8",
+        "volume.thresholds=[0.7]",
+        "seeds.model=[0]",
+        "seeds.data=[0]",
+        "reference={chains: 4, rungs: 4, steps: 2, replicas: 2, rounding_passes: 0, cap: 0.5}",
+    ]
+    logs: list[str] = []
+    report = run_config_file(
+        path, variant="quick", out=tmp_path / "ref", overrides=overrides, progress=False, log=logs.append
+    )
+    table = pd.read_parquet(report.parent / "tables" / "reference.parquet")
+    volumes = pd.read_parquet(report.parent / "tables" / "volumes.parquet")
+    assert len(table) == 2  # two minima, each in its own landscape, one τ
+    assert set(table.landscape_examples) == set(table.model_examples) == {20, 50}
+    measured = table[table.status == "measured"]
+    assert len(measured) and np.isfinite(measured.log_volume).all() and (measured.error > 0).all()
+    # the paper's estimate of the same cell sits beside it
+    for row in table.itertuples():
+        cell = volumes[
+            (volumes.model_examples == row.model_examples) & (volumes.landscape_examples == row.landscape_examples)
+        ]
+        np.testing.assert_allclose(row.paper_log_volume, cell.log_volume.iloc[0])
+    # the capped measure can never exceed the log-volume of the cap's ball
+    dimension = int(volumes.parameters.iloc[0])
+    log_ball = dimension / 2 * np.log(np.pi) - gammaln(dimension / 2 + 1) + dimension * np.log(measured.cap_radius)
+    assert (measured.log_volume <= log_ball + 3 * measured.error).all()
+    assert (report.parent / "figures" / "reference.png").exists()
+    text = report.read_text()
+    assert text.index("Reference basin measure") < text.index("volumes in the 20-example landscape")
+    assert any(line.startswith("reference basin measure: ") and " of 2 estimates converged" in line for line in logs)
+    # without the block the config (and so every stage key and config.json) is as before
+    _, plain = load_config(path, "quick")
+    assert "reference" not in plain.model_dump()

@@ -111,8 +111,8 @@ def validate(model: type[BaseModel], settings: dict, source: str = "config") -> 
 def check_references(settings: Any, source: str = "config", where: str = "") -> None:
     """Import every ``factory`` and every import-path ``dataset`` named in ``settings``;
     :class:`ConfigError` ("<source>: <field>: <why>") for the first that does not import."""
-    from landform.plugins import is_import_path
     from landform.models.factory import resolve
+    from landform.plugins import is_import_path
 
     if isinstance(settings, dict):
         for key, value in settings.items():

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 
 from landform.errors import ConfigError
 from landform.store import Figure, RunFolder, write_report
@@ -72,6 +73,8 @@ def run_demo(
 
     log("[1/2] minima volume on nested two-spirals data")
     volume_report = volume.run(config, folder.path("volume"), progress=progress, log=log)
+    if config.reference is None:  # the volume section ends with reliable numbers, or says why not
+        log(volume.reference_line(volume.reference_table([], pd.DataFrame())))
     volume_folder = volume_report.parent
     figures = [
         Figure(
@@ -90,8 +93,6 @@ def run_demo(
         ),
         _decision_regions(folder, config, volume_folder),
     ]
-    import pandas as pd
-
     table = pd.read_parquet(volume_folder / "tables" / "volumes.parquet")
     base = config.data.base + config.figure_landscape
     tau = config.volume.thresholds[-1]

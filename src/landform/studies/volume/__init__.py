@@ -10,7 +10,8 @@ and write a report.
 
 Stages (each cached by a hash of its inputs under ``<run>/stages`` and resumed on rerun):
 ``data`` (per data seed) → ``train`` (per seed, level, arm) → ``radii`` (per minimum) →
-``analysis`` (tables, figures, report; always redone, it is cheap).
+``measures`` and ``reference`` (per minimum, when the config asks for them) → ``analysis``
+(tables, figures, report; always redone, it is cheap).
 
 Outputs: ``tables/volumes.parquet|csv`` with one row per (seed, landscape level, model level,
 arm, checkpoint, threshold); ``tables/cutoffs``; ``tables/ranking_stability``; figures (A) the
@@ -22,7 +23,10 @@ The package, one module per concept:
 
 - :mod:`~landform.studies.volume.layout`: every stage and file a volume run folder holds, named once;
 - :mod:`~landform.studies.volume.config`: the config schema (:class:`Config` and its sections);
+- :mod:`~landform.studies.volume.minimum`: the records the stages hand to the tables (:class:`Minimum`);
 - :mod:`~landform.studies.volume.stages`: the stages and :func:`run`;
+- :mod:`~landform.studies.volume.reference`: the reference basin measure of every minimum
+  (tethered annealing, :class:`ReferenceSpec`), its table, notes and figure;
 - :mod:`~landform.studies.volume.tables`: the tables and their analysis;
 - :mod:`~landform.studies.volume.report`: the report's notes and the diagnostics line;
 - :mod:`~landform.studies.volume.figures`: the figures, drawn from the tables;
@@ -36,8 +40,10 @@ The package, one module per concept:
 from __future__ import annotations
 
 from landform.studies import Study
-from landform.studies.volume.config import Arm, Config, MeasuresSpec, NestedDataSpec, Seeds, VolumeSpec
+from landform.studies.volume.config import Arm, Config, MeasuresSpec, NestedDataSpec, ReferenceSpec, Seeds, VolumeSpec
 from landform.studies.volume.figures import RadiusHistogram, volume_figures
+from landform.studies.volume.minimum import Minimum, SeedData
+from landform.studies.volume.reference import reference_line, reference_table
 from landform.studies.volume.report import HEADLINE_COLUMNS, diagnostics_line, diagnostics_notes, write_volume_report
 from landform.studies.volume.runs import (
     RunFolderError,
@@ -52,7 +58,7 @@ from landform.studies.volume.runs import (
     read_volume_run,
     volume_run_video,
 )
-from landform.studies.volume.stages import Minimum, SeedData, build_data, run
+from landform.studies.volume.stages import build_data, run
 from landform.studies.volume.tables import STABILITY_COLUMNS, STATISTICS, MinimumTables, StabilityMember, analyse
 from landform.studies.volume.view import (
     VIEW_KINDS,
@@ -79,6 +85,7 @@ __all__ = [
     "MinimumTables",
     "NestedDataSpec",
     "RadiusHistogram",
+    "ReferenceSpec",
     "Retraining",
     "RunFolderError",
     "SavedMinimum",
@@ -101,6 +108,8 @@ __all__ = [
     "load_three_minima",
     "load_view_source",
     "read_volume_run",
+    "reference_line",
+    "reference_table",
     "record_trajectory",
     "retraining_epochs",
     "run",

@@ -113,6 +113,34 @@ class MeasuresSpec(Strict):
         return any(getattr(self, name) is not False for name in MEASURE_NAMES)
 
 
+class ReferenceSpec(Strict):
+    """The reference basin measure of every minimum: log Vol_R(S), the volume of the star domain of
+    S = {θ : L(θ) ≤ τ} about θ* within the Euclidean ball of radius R = ``cap``·‖θ*‖ in parameter
+    space, estimated by tethered annealing (:func:`landform.volume.capped_log_volume`) with its
+    reported error, replicas and convergence flag. Off unless the config has a ``reference:``
+    block (it costs 10^5 to 10^7 loss evaluations per minimum and landscape)."""
+
+    landscapes: Literal["own", "measured"] = Field(
+        "own", description="own: each minimum's own training set; measured: every landscape of its radii"
+    )
+    thresholds: list[float] | None = Field(None, description="τ values (default: the volume spec's thresholds)")
+    cap: float = Field(1.0, gt=0, description="cap radius R as a multiple of ‖θ*‖")
+    chains: int = Field(32, ge=2)
+    rungs: int = Field(24, ge=4)
+    steps: int = Field(8, ge=2)
+    replicas: int = Field(4, ge=2)
+    rounding_passes: int = Field(2, ge=0)
+
+    def settings(self):
+        """The :class:`landform.volume.AnnealingSettings` of this spec."""
+        from landform.volume import AnnealingSettings
+
+        return AnnealingSettings(
+            chains=self.chains, rungs=self.rungs, steps=self.steps, replicas=self.replicas,
+            rounding_passes=self.rounding_passes,
+        )  # fmt: skip
+
+
 class Arm(Strict):
     """A training variant applied at every level (e.g. SAM against AdamW, or a batch size)."""
 
@@ -161,6 +189,12 @@ class Config(StudyConfig):
         None, description="curvature measures of every minimum and their rank correlation with generalisation"
     )
 
+    reference: ReferenceSpec | None = Field(
+        None,
+        description="the reference basin measure (tethered annealing) of every minimum",
+        exclude_if=lambda value: value is None,  # runs without it keep their config.json byte for byte
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> Config:
         get_loss(self.loss)  # unknown loss names fail here, before any work
@@ -171,6 +205,13 @@ class Config(StudyConfig):
                 raise ValueError(f"train settings of arm {arm.label!r} are invalid: {e}") from None
         if self.figure_landscape not in self.data.levels:
             raise ValueError(f"figure_landscape {self.figure_landscape} is not one of the levels {self.data.levels}")
+        if self.reference is not None and self.reference.thresholds:
+            unknown = sorted(set(self.reference.thresholds) - set(self.volume.thresholds))
+            if unknown:
+                raise ValueError(
+                    f"reference thresholds {unknown} are not volume thresholds {self.volume.thresholds}; the reference "
+                    "sits beside the paper's estimate at the same τ"
+                )
         if len({a.label for a in self.arms}) != len(self.arms):
             raise ValueError("arm labels must be distinct")
         return self
@@ -192,4 +233,4 @@ class Config(StudyConfig):
         return [self.data.base + q for q in self.data.levels]
 
 
-__all__ = ["Arm", "Config", "MeasuresSpec", "NestedDataSpec", "Seeds", "VolumeSpec"]
+__all__ = ["Arm", "Config", "MeasuresSpec", "NestedDataSpec", "ReferenceSpec", "Seeds", "VolumeSpec"]

@@ -14,7 +14,9 @@ study config), ``report.html``, ``tables/``, ``figures/`` and ``stages/``, with 
   ``train`` (the training config);
 - ``radii-<key>/``: the exit radii (:func:`landform.volume.save_radii`) and
   :data:`PER_EXAMPLE_FILE` (per-example training losses at the minimum);
-- ``measures-<key>/``: :data:`MEASURES_FILE` (landscape size → curvature columns).
+- ``measures-<key>/``: :data:`MEASURES_FILE` (landscape size → curvature columns);
+- ``reference-<key>/``: :data:`REFERENCE_FILE` (one record per landscape and threshold: the
+  tethered-annealing estimate, its error parts and flags), when the config has ``reference:``.
 
 Level q trains on the first base + q examples of the pool. Everything that reads a volume run
 (the study itself, :mod:`landform.studies.volume.runs`, :mod:`landform.studies.volume.view`, the
@@ -43,7 +45,8 @@ DATA_STAGE = "data"
 TRAIN_STAGE = "train"
 RADII_STAGE = "radii"
 MEASURES_STAGE = "measures"
-STAGE_NAMES = (DATA_STAGE, TRAIN_STAGE, RADII_STAGE, MEASURES_STAGE)
+REFERENCE_STAGE = "reference"
+STAGE_NAMES = (DATA_STAGE, TRAIN_STAGE, RADII_STAGE, MEASURES_STAGE, REFERENCE_STAGE)
 
 #: The data stage's splits: the ordered pool and the test split (arrays ``<split>_x``, ``<split>_y``).
 DATA_FILE = "data.npz"
@@ -63,6 +66,8 @@ EPOCH_PREFIX = "epoch"
 PER_EXAMPLE_FILE = "per_example.npy"
 #: The measures stage's curvature columns by landscape size.
 MEASURES_FILE = "measures.json"
+#: The reference stage's estimates (a JSON list of records).
+REFERENCE_FILE = "reference.json"
 #: A recorded training trajectory beside a checkpoint's ``theta.npy`` (read by ``landform view --kind pca``).
 TRAJECTORY_FILE = "trajectory.npz"
 
@@ -151,6 +156,8 @@ __all__ = [
     "POOL_X",
     "POOL_Y",
     "RADII_STAGE",
+    "REFERENCE_FILE",
+    "REFERENCE_STAGE",
     "STAGES",
     "STAGE_NAMES",
     "TEST",

@@ -11,6 +11,7 @@ import pandas as pd
 from landform.store import RunFolder, write_report
 from landform.studies.analysis import GENERALISATION_MEASURES
 from landform.studies.volume.config import Config
+from landform.studies.volume.reference import reference_line, reference_notes
 from landform.volume.estimators import INTERVAL, MAX_PARETO_K, MIN_EFFECTIVE_RAYS
 
 HEADLINE_COLUMNS = [
@@ -77,12 +78,16 @@ def write_volume_report(
     minima: int,
     log,
     correlations: pd.DataFrame | None = None,
+    reference: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``report.html`` of a volume run: the summary, the notes on the estimates, the headline
     table (the fixed landscape at the smallest τ), the rank correlations (with measures), every
-    volume and ``figures``; logs the diagnostics line and the report's path, and returns it."""
+    volume and ``figures``; logs the diagnostics line and the report's path, and returns it. With
+    ``reference`` estimates (:mod:`landform.studies.volume.reference`) the notes and tables lead
+    with them."""
     spec = config.volume
-    notes = []
+    reference = pd.DataFrame() if reference is None else reference
+    notes = reference_notes(reference)
     outside = table[table.status == "outside"]
     if len(outside):
         notes.append(
@@ -99,7 +104,10 @@ def write_volume_report(
     headline_title = (
         f"volumes in the {config.data.base + config.figure_landscape}-example landscape, τ={spec.thresholds[0]}"
     )
-    tables = {headline_title: headline[HEADLINE_COLUMNS]}
+    tables = {}
+    if not reference.empty:
+        tables["reference basin measure (tethered annealing) beside the paper's ray estimate"] = reference
+    tables[headline_title] = headline[HEADLINE_COLUMNS]
     if correlations is not None:
         title = (
             f"rank correlation (Kendall τ, {config.measures.correlation_resamples}-draw bootstrap interval over "
@@ -130,6 +138,8 @@ def write_volume_report(
         figures=figures,
     )
     log(diagnostics_line(table))
+    if config.reference is not None:
+        log(reference_line(reference))
     log(f"report: {report}")
     return report
 

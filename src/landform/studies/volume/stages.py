@@ -1,6 +1,7 @@
 """The stages of the minima-volume study (:mod:`landform.studies.volume`): ``data`` (per data
 seed) → ``train`` (per seed, level, arm) → ``radii`` (per minimum) → ``measures`` (per minimum,
-when the config asks for curvature measures), each cached by a hash of its inputs; then the
+when the config asks for curvature measures) → ``reference`` (per minimum, when the config has
+a ``reference:`` block), each cached by a hash of its inputs; then the
 analysis (:func:`landform.studies.volume.tables.analyse`), always redone. The stages' names and
 files are those of :mod:`landform.studies.volume.layout`."""
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import numpy as np
@@ -30,45 +31,11 @@ from landform.store import StageResult, open_run, run_stage, save_splits
 from landform.studies.common import make_model
 from landform.studies.volume import layout
 from landform.studies.volume.config import Config, NestedDataSpec, VolumeSpec
+from landform.studies.volume.minimum import Minimum, SeedData
+from landform.studies.volume.reference import reference_stage
 from landform.studies.volume.tables import analyse
 from landform.train import TrainConfig, fit, load_trained, save_trained
 from landform.volume import ExitRadii, exit_radii, grid_radii, load_radii, random_directions, save_radii
-
-
-class Minimum(NamedTuple):
-    """One minimum of the study (the end of a training run, or one of its checkpoints) and the
-    stages that hold it."""
-
-    model_seed: int  # initialisation and directions
-    data_seed: int
-    arm: str  # the label of its training arm
-    model_level: int  # q: it was trained on B ∪ A[:q]
-    model_examples: int  # |B| + q
-    checkpoint: str  # "final", or "epoch<e>" for the parameters after epoch e
-    train: StageResult  # the train stage (one folder per checkpoint)
-    data: StageResult  # the data stage (pool and test split)
-    radii: StageResult | None = None  # the radii stage, once its exit radii are found
-    measures: StageResult | None = None  # the measures stage, when the config asks for measures
-
-    def identity(self) -> dict[str, Any]:
-        """The columns that name this minimum in the tables."""
-        return {
-            "model_seed": self.model_seed,
-            "data_seed": self.data_seed,
-            "arm": self.arm,
-            "model_level": self.model_level,
-            "model_examples": self.model_examples,
-            "checkpoint": self.checkpoint,
-        }
-
-
-class SeedData(NamedTuple):
-    """The data of one data seed, read back from its stage."""
-
-    stage: StageResult
-    pool: Split  # B, then the ordered additions A
-    test: Split
-    description: dict[str, Any]  # the dataset's description, with the pool's
 
 
 def build_data(spec: NestedDataSpec, seed: int) -> tuple[Split, Split, dict]:
@@ -137,6 +104,8 @@ def run(
         minimum = minimum._replace(radii=_radii_stage(config, cache, minimum, log))
         if config.measures is not None and config.measures.any():
             minimum = minimum._replace(measures=_measures_stage(config, cache, minimum, log))
+        if config.reference is not None:
+            minimum = minimum._replace(reference=reference_stage(config, cache, minimum, log))
         measured.append(minimum)
 
     return analyse(config, run_folder, measured, log)

@@ -8,25 +8,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from landform.landscape import Landscape
 from landform.losses import get_loss
-from landform.store import RunFolder
+from landform.store import Figure, RunFolder
 from landform.studies.analysis import per_minimum, rank_correlations
 from landform.studies.volume import layout
 from landform.studies.volume.config import Config
 from landform.studies.volume.figures import RadiusHistogram, volume_figures
+from landform.studies.volume.minimum import Minimum
+from landform.studies.volume.reference import reference_figure, reference_table
 from landform.studies.volume.report import write_volume_report
 from landform.train import load_trained
 from landform.volume import cutoffs, estimate, load_radii, ranking_stability
 from landform.volume.radii import UNRESOLVED
-
-if TYPE_CHECKING:
-    from landform.studies.volume.stages import Minimum
 
 STATISTICS = ("log_volume", "log_max_volume", "mean_log_radius", "median_radius")
 
@@ -75,6 +74,9 @@ def analyse(config: Config, run_folder: RunFolder, minima: list[Minimum], log) -
         correlations = rank_correlations(own, resamples=config.measures.correlation_resamples, seed=0)
         run_folder.write_table("rank_correlations", correlations)
 
+    reference = reference_table(minima, table) if config.reference is not None else pd.DataFrame()
+    if not reference.empty:
+        run_folder.write_table("reference", reference)
     figures = volume_figures(
         run_folder,
         table,
@@ -84,7 +86,15 @@ def analyse(config: Config, run_folder: RunFolder, minima: list[Minimum], log) -
         fixed_examples=config.data.base + config.figure_landscape,
         correlations=correlations,
     )
-    return write_volume_report(config, run_folder, table, figures, len(minima), log, correlations)
+    figure = reference_figure(reference)
+    if figure is not None:
+        caption = (
+            "Reference basin measure: the capped log-volume of each minimum by tethered annealing with its reported "
+            "error (filled: converged; open: unconverged, its error a lower bound; red crosses: samples reached the "
+            "cap), against the size of its training set; right: the paper's ray estimate of the same cells."
+        )
+        figures.insert(0, Figure(run_folder.save_figure("reference", figure), caption))
+    return write_volume_report(config, run_folder, table, figures, len(minima), log, correlations, reference)
 
 
 def _measure_minimum(config: Config, minimum: Minimum, level_of: dict[int, int]) -> MinimumTables:
