@@ -107,6 +107,7 @@ def categorical_likelihood() -> Likelihood:
 
 
 def get_likelihood(likelihood: Likelihood | str | None) -> Likelihood:
+    """A :class:`Likelihood` from itself, a name ("gaussian", "categorical") or None (Gaussian, σ sampled)."""
     if likelihood is None:
         return gaussian_likelihood()
     if isinstance(likelihood, Likelihood):

@@ -116,6 +116,7 @@ def figure_inputs(runs: list[PosteriorRun]):
 def draw_figures(
     config: Config, run_folder: RunFolder, table: pd.DataFrame, runs: list[PosteriorRun], metric: str, log
 ) -> list[Figure]:
+    """Every figure of the study that can be drawn (one that cannot is skipped and logged)."""
     import matplotlib
 
     matplotlib.use("Agg")
