@@ -574,7 +574,7 @@ def test_sigma_prior_has_a_location():
     and chains start at the prior's median e^μ."""
     from scipy import stats
 
-    from landform.bayes.posterior import full_posterior, gaussian_likelihood
+    from landform.bayes import full_posterior, gaussian_likelihood
 
     x, y = np.zeros((3, 1), np.float32), np.zeros((3, 1), np.float32)
     posterior = full_posterior(
