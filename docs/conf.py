@@ -116,6 +116,7 @@ API_PAGES = [
     ("landform.paths", "landform.paths: Bézier curves and curve training"),
     ("landform.subspace", "landform.subspace: subspaces, moving frames, the tunnel map"),
     ("landform.bayes", "landform.bayes: posteriors, samplers, predictive metrics"),
+    ("landform.bayes.spaces", "landform.bayes.spaces: the posterior spaces, one record each"),
     ("landform.views", "landform.views: planes, slices, figures and videos"),
     ("landform.studies", "landform.studies: the Study contract and config files"),
     ("landform.studies.analysis", "landform.studies.analysis: analyses across runs"),

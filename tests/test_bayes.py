@@ -574,7 +574,7 @@ def test_sigma_prior_has_a_location():
     and chains start at the prior's median e^μ."""
     from scipy import stats
 
-    from landform.bayes.posterior import full_posterior, gaussian_likelihood
+    from landform.bayes import full_posterior, gaussian_likelihood
 
     x, y = np.zeros((3, 1), np.float32), np.zeros((3, 1), np.float32)
     posterior = full_posterior(
@@ -602,7 +602,7 @@ def test_posterior_files_written_by_arviz_0x_still_load(tmp_path):
     from pathlib import Path
 
     from landform.bayes.metrics import loo
-    from landform.studies.tunnels import _coordinate_draws
+    from landform.studies.tunnels.figure_runs import saved_coordinate_draws
 
     data = Path(__file__).parent / "data"
     expected = np.load(data / "posterior_arviz0_expected.npz")
@@ -615,4 +615,4 @@ def test_posterior_files_written_by_arviz_0x_still_load(tmp_path):
     assert np.isfinite(loo(loaded.log_likelihood["y"].values, temperature=1.0)["elpd_loo"])
     # a tunnel run folder holding the old file is read as before
     shutil.copy(data / "posterior_arviz0.nc", tmp_path / "posterior.nc")
-    np.testing.assert_array_equal(_coordinate_draws(tmp_path), expected["phi"])
+    np.testing.assert_array_equal(saved_coordinate_draws(tmp_path), expected["phi"])

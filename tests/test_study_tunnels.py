@@ -109,14 +109,14 @@ def test_failed_posterior_is_recorded(showcase, tmp_path, monkeypatch):
     num_chains = config.settings()[0].sampler.num_chains
     cache = tmp_path / "stages"  # a copy: the failure must not enter the showcase's cache
     shutil.copytree(out / "stages", cache)
-    original = tunnels.curve_posterior
+    original = tunnels.stages.curve_posterior
 
     def build_posterior(space, *args, **kwargs):
         if space == "volume":
             raise NumericalError("zero speed ‖c'(t)‖ = 0 at t = 0.5 (patched by the test)")
         return original(space, *args, **kwargs)
 
-    monkeypatch.setattr(tunnels, "curve_posterior", build_posterior)
+    monkeypatch.setattr(tunnels.stages, "curve_posterior", build_posterior)
     lines: list[str] = []
     report = run_config_file(
         SHOWCASE,
@@ -324,15 +324,15 @@ def test_temperature_choice_on_unconverged_chains_is_flagged():
         }
     )
     selection = select_best(table, group=["space", "K"], metrics=["test_lppd"])
-    flagged = tunnels._selection_converged(selection, table, ["space", "K"]).set_index("space")
+    flagged = tunnels.tables.selection_converged(selection, table, ["space", "K"]).set_index("space")
     assert (flagged.temperature == 10.0).all()
     assert flagged.converged.to_dict() == {"tunnel": True, "volume": False}  # volume's seed 1 did not mix
-    notes = tunnels._selection_notes(flagged.reset_index(), ["space", "K"])
+    notes = tunnels.notes.selection_notes(flagged.reset_index(), ["space", "K"])
     assert len(notes) == 1 and "1 of 2" in notes[0] and "space=volume, K=7 (T = 10)" in notes[0]
-    assert tunnels._selection_notes(flagged[flagged.converged].reset_index(), ["space", "K"]) == []
+    assert tunnels.notes.selection_notes(flagged[flagged.converged].reset_index(), ["space", "K"]) == []
     # a group with no usable run has no chosen temperature: not reported as unconverged
     failed = flagged.reset_index().assign(temperature=[10.0, float("nan")])
-    assert "1 of 2" in tunnels._selection_notes(failed.assign(converged=False), ["space", "K"])[0]
+    assert "1 of 2" in tunnels.notes.selection_notes(failed.assign(converged=False), ["space", "K"])[0]
 
 
 def test_metrics_figure_rings_unconverged_temperatures(tmp_path):
@@ -342,7 +342,7 @@ def test_metrics_figure_rings_unconverged_temperatures(tmp_path):
     import matplotlib.pyplot as plt
 
     from landform.store import RunFolder
-    from landform.studies import tunnels_figures
+    from landform.studies.tunnels import figures as tunnels_figures
 
     table = pd.DataFrame(
         {

@@ -671,9 +671,9 @@ def _volume_table() -> pd.DataFrame:
 def test_volume_analyses_across_seeds():
     from landform.studies.analysis import (
         across_landscapes,
-        across_landscapes_figure,
         fixed_landscape,
-        fixed_landscape_figure,
+        sweep_across_landscapes_figure,
+        sweep_fixed_landscape_figure,
     )
 
     volumes = _volume_table()
@@ -686,7 +686,7 @@ def test_volume_analyses_across_seeds():
     assert len(across) == 3  # the 20-example minimum is outside the 50-example landscape's set
     own = across[across.own].set_index("model_examples")
     assert own.loc[50, "log_volume_mean"] == pytest.approx(5.0)
-    for figure in (fixed_landscape_figure(volumes), across_landscapes_figure(volumes)):
+    for figure in (sweep_fixed_landscape_figure(volumes), sweep_across_landscapes_figure(volumes)):
         assert len(figure.axes) >= 2
     with pytest.raises(ConfigError, match="threshold"):
         fixed_landscape(volumes, threshold=0.5)

@@ -736,9 +736,11 @@ def analyse_volume(
     for name, figure in (
         (
             "fixed_landscape",
-            analysis.fixed_landscape_figure(volumes, landscape_examples=landscape, threshold=threshold, by=_split(by)),
+            analysis.sweep_fixed_landscape_figure(
+                volumes, landscape_examples=landscape, threshold=threshold, by=_split(by)
+            ),
         ),
-        ("across_landscapes", analysis.across_landscapes_figure(volumes, threshold=threshold, by=_split(by))),
+        ("across_landscapes", analysis.sweep_across_landscapes_figure(volumes, threshold=threshold, by=_split(by))),
     ):
         console.print(f"figure: {folder.save_figure(name, figure)}")
     console.print(f"tables: {folder.path('tables')}")

@@ -2,8 +2,11 @@
 Spaces in Neural Loss Landscapes", arXiv 2503.03382).
 
 - :mod:`~landform.bayes.transforms`: constrained ↔ unconstrained maps with log-Jacobians.
-- :mod:`~landform.bayes.posterior`: tempered posteriors in the ``volume``, ``tunnel``, ``line``
-  and ``full`` spaces with Gaussian or categorical likelihoods (:func:`make_posterior`).
+- :mod:`~landform.bayes.posterior`: the tempered posterior record and the Gaussian or
+  categorical likelihoods.
+- :mod:`~landform.bayes.spaces`: the ``volume``, ``tunnel``, ``line`` and ``full`` spaces, one
+  module and one :class:`PosteriorSpace` record each, looked up by name (:func:`space`,
+  :func:`make_posterior`); the arc-length prior on t (:class:`ArcLengthPrior`).
 - :mod:`~landform.bayes.curve`: the posterior of a space around a trained curve, built from the
   curve, its network and the data in one call (:func:`curve_posterior`), and prior draws in φ
   (:func:`prior_coordinates`).
@@ -41,18 +44,12 @@ from landform.bayes.metrics import (
 )
 from landform.bayes.posterior import (
     LIKELIHOODS,
-    SPACES,
     T_PRIORS,
     Likelihood,
     Posterior,
     categorical_likelihood,
     check_temperature,
-    full_posterior,
     gaussian_likelihood,
-    line_posterior,
-    make_posterior,
-    tunnel_posterior,
-    volume_posterior,
 )
 from landform.bayes.records import chains_of, constrained_draws, load_posterior, to_inference_data
 from landform.bayes.samplers import (
@@ -67,6 +64,18 @@ from landform.bayes.samplers import (
     rwm_target_acceptance,
     sample,
     sample_posterior,
+)
+from landform.bayes.spaces import (
+    SPACES,
+    ArcLengthPrior,
+    PosteriorSpace,
+    arc_length_prior,
+    full_posterior,
+    line_posterior,
+    make_posterior,
+    space,
+    tunnel_posterior,
+    volume_posterior,
 )
 from landform.bayes.transforms import (
     interval_from_unconstrained,
@@ -86,16 +95,19 @@ __all__ = [
     "SAMPLER_NAMES",
     "SPACES",
     "T_PRIORS",
+    "ArcLengthPrior",
     "ChainDraws",
     "CurvePosterior",
     "CurvePosteriorSettings",
     "Likelihood",
     "Posterior",
+    "PosteriorSpace",
     "SamplerSettings",
     "SamplingResult",
     "Tuning",
     "TunnelMap",
     "accuracy",
+    "arc_length_prior",
     "categorical_likelihood",
     "chains_of",
     "check_temperature",
@@ -128,6 +140,7 @@ __all__ = [
     "rwm_target_acceptance",
     "sample",
     "sample_posterior",
+    "space",
     "to_inference_data",
     "load_posterior",
     "tunnel_from_curve",

@@ -9,7 +9,7 @@ network and the training data, the tempered posterior
 
     log p_T(z) = log prior(z) + (1/T) Σ_i log p(y_i | x_i, θ(z))
 
-of one space (:mod:`landform.bayes.posterior`): ``tunnel`` (t and offsets ξ across the curve in
+of one space (:mod:`landform.bayes.spaces`): ``tunnel`` (t and offsets ξ across the curve in
 a moving frame, φ = c(t) + s_tube Σ_i ξ_i e_i(t)), ``volume`` (φ ~ N(0, s² I)), ``line``
 (φ = c(t)) or ``full`` (all n weights, θ ~ N(0, s² I)). :func:`prior_coordinates` draws the
 prior of a space in φ coordinates, so that prior and posterior can be compared in one plane.
@@ -19,32 +19,19 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 
-from landform.bayes.posterior import (
-    LIKELIHOODS,
-    SPACES,
-    Likelihood,
-    Posterior,
-    categorical_likelihood,
-    full_posterior,
-    gaussian_likelihood,
-    line_posterior,
-    tunnel_posterior,
-    volume_posterior,
-)
-from landform.errors import ConfigError, UnknownNameError
+from landform.bayes.posterior import LIKELIHOODS, Posterior, categorical_likelihood, gaussian_likelihood
+from landform.bayes.spaces import AroundCurve
+from landform.bayes.spaces import space as space_of
+from landform.errors import UnknownNameError
 from landform.losses import get_loss
 from landform.models import Model
-from landform.paths import Curve, CurveModel, derivative, evaluate, make_curve_model
-from landform.subspace import Subspace, TunnelMap, curve_in_coordinates, curve_subspace, tunnel_map, tunnel_point
+from landform.paths import Curve, CurveModel, make_curve_model
+from landform.subspace import Subspace, TunnelMap, curve_in_coordinates, curve_subspace, tunnel_map
 
 #: The curve-training loss whose network outputs (mean, log σ): its last output column is σ.
 LEARNED_SIGMA_LOSS = "gaussian_nll_learned"
-
-#: Points of the grid on which the cumulative arc length S(t) = ∫ ‖c'‖ is tabulated.
-_ARC_LENGTH_POINTS = 4097
 
 
 class CurvePosteriorSettings(NamedTuple):
@@ -141,77 +128,21 @@ def curve_posterior(
     Raises :class:`~landform.errors.NumericalError` for a curve that spans no K-dimensional
     subspace or stops (c'(t) = 0) in the t range.
     """
-    if space not in SPACES:
-        raise UnknownNameError("posterior space", space, SPACES)
+    record = space_of(space)
     curve_model = make_curve_model(model, symmetry=symmetry)
     likelihood, predict = curve_likelihood(settings, loss, curve_model)
     subspace = curve_subspace(curve)
     curve_phi = curve_in_coordinates(subspace, curve)
     tunnel = None
-    if space == "tunnel":
+    if record.needs_tunnel:
         tunnel = tunnel_map(
             curve_phi, settings.frame, tube_scale=settings.tube_scale, lower=settings.t_lower, upper=settings.t_upper
         )
-    posterior = _space_posterior(
-        space,
-        settings,
-        subspace,
-        curve_phi,
-        tunnel,
-        predict,
-        train_x,
-        train_y,
-        likelihood,
-        temperature,
-        ensemble_points,
+    inputs = AroundCurve(
+        settings, subspace, curve_phi, tunnel, predict, train_x, train_y, likelihood, temperature, ensemble_points
     )
+    posterior = record.around_curve(inputs)
     return CurvePosterior(posterior, subspace, tunnel, curve_phi, curve_model, curve, loss)
-
-
-def _space_posterior(
-    space: str,
-    settings: CurvePosteriorSettings,
-    subspace: Subspace,
-    curve_phi: Curve,
-    tunnel: TunnelMap | None,
-    predict,
-    x,
-    y,
-    likelihood: Likelihood,
-    temperature: float,
-    ensemble_points,
-) -> Posterior:
-    """The constructor of ``space`` called with its options from ``settings``."""
-    common = {"likelihood": likelihood, "temperature": temperature}
-    if space == "tunnel":
-        return tunnel_posterior(
-            subspace, tunnel, predict, x, y, t_prior=settings.t_prior, xi_scale=settings.xi_scale, **common
-        )
-    if space == "line":
-        return line_posterior(
-            subspace,
-            curve_phi,
-            predict,
-            x,
-            y,
-            t_prior=settings.t_prior,
-            lower=settings.t_lower,
-            upper=settings.t_upper,
-            **common,
-        )
-    if space == "volume":
-        return volume_posterior(
-            subspace, predict, x, y, prior_scale=settings.volume_prior_scale, curve=curve_phi, **common
-        )
-    return full_posterior(
-        subspace.ambient_dimension,
-        predict,
-        x,
-        y,
-        prior_scale=settings.full_prior_scale,
-        initial_points=ensemble_points,
-        **common,
-    )
 
 
 def prior_coordinates(
@@ -231,36 +162,11 @@ def prior_coordinates(
       ξ ~ N(0, xi_scale² I).
 
     The t prior "arc_length" (and "jacobian", drawn as its arc-length part) is sampled by
-    inverting the cumulative arc length S(t) = ∫_(t_lower)^t ‖c'(u)‖ du (trapezoid rule on a
-    grid of 4097 points); "none" draws t uniformly (Dold et al. 2025, arXiv 2503.03382).
+    :meth:`landform.bayes.spaces.ArcLengthPrior.sample` (inverting the cumulative arc length
+    S(t) = ∫_(t_lower)^t ‖c'(u)‖ du, trapezoid rule on a grid of 4097 points); "none" draws t
+    uniformly (Dold et al. 2025, arXiv 2503.03382). Each space's draws are its record's
+    ``prior_draws`` (:func:`landform.bayes.spaces.space`).
     """
-    if space not in SPACES:
-        raise UnknownNameError("posterior space", space, SPACES)
+    record = space_of(space)
     rng = np.random.default_rng(seed)
-    if space == "volume":
-        return settings.volume_prior_scale * rng.standard_normal((count, curve_phi.dim)).astype(np.float32)
-    if space == "full":
-        return None
-    if space == "tunnel" and tunnel is None:
-        raise ConfigError("prior draws in the tunnel space need its tunnel map; pass tunnel")
-    t = _prior_positions(rng, settings, curve_phi, count)
-    if space == "line":
-        return np.asarray(evaluate(curve_phi, jnp.asarray(t)))
-    xi = settings.xi_scale * rng.standard_normal((count, curve_phi.dim - 1)).astype(np.float32)
-    return np.asarray(tunnel_point(tunnel, jnp.concatenate([jnp.asarray(t)[:, None], jnp.asarray(xi)], axis=1)))
-
-
-def _prior_positions(
-    rng: np.random.Generator, settings: CurvePosteriorSettings, curve_phi: Curve, count: int
-) -> np.ndarray:
-    """``count`` positions t (float32) from the t prior on (t_lower, t_upper): uniform in t
-    ("none") or in arc length (otherwise)."""
-    lower, upper = settings.t_lower, settings.t_upper
-    if settings.t_prior == "none":
-        t = rng.uniform(lower, upper, count)
-    else:
-        grid = np.linspace(lower, upper, _ARC_LENGTH_POINTS)
-        speed = np.linalg.norm(np.asarray(derivative(curve_phi, jnp.asarray(grid, jnp.float32), 1)), axis=-1)
-        cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (speed[1:] + speed[:-1]) * np.diff(grid))])
-        t = np.interp(rng.uniform(0, cumulative[-1], count), cumulative, grid)
-    return t.astype(np.float32)
+    return record.prior_draws(settings, curve_phi, tunnel, count, rng)

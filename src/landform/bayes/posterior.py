@@ -10,7 +10,8 @@ coordinates in which spaces are compared (φ, the subspace coordinates). With th
 
 where log prior(z) includes the log-Jacobians of the maps from z to the constrained values.
 
-Spaces (θ(·) the subspace map θ = μ + φ B of :mod:`landform.subspace.affine`):
+Spaces (θ(·) the subspace map θ = μ + φ B of :mod:`landform.subspace.affine`), each built in
+its own module of :mod:`landform.bayes.spaces` on the pieces defined here:
 
 - ``volume``: z = φ ∈ R^K, φ ~ N(0, s² I) (s = 1 for the toy problem, 0.5 for UCI in the
   paper); θ = θ(φ).
@@ -18,7 +19,7 @@ Spaces (θ(·) the subspace map θ = μ + φ B of :mod:`landform.subspace.affine
   t = a + (b − a) σ(u), ξ ∈ R^(K−1); φ = c(t) + s_tube Σ_i ξ_i e_i(t)
   (:mod:`landform.subspace.tunnel`). Prior: ξ ~ N(0, 0.5² I) and t on (a, b) with density
   (``t_prior``) "arc_length": ‖c'(t)‖ / S, S = ∫_a^b ‖c'‖ dt (uniform in arc length,
-  normalised), "jacobian": (1/(b − a)) |det ∂φ/∂λ| (uniform in φ-volume near the curve; this
+  normalised), "jacobian": (1/(b − a)) abs(det ∂φ/∂λ) (uniform in φ-volume near the curve; this
   factor also depends on ξ and is not normalised), or "none": 1/(b − a) (uniform in t).
 - ``line``: t alone on the curve, φ = c(t), with the same t prior ("jacobian" is the arc-length
   factor in one dimension).
@@ -50,19 +51,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from landform.bayes.transforms import (
-    interval_from_unconstrained,
-    interval_log_jacobian,
-    interval_to_unconstrained,
     positive_from_unconstrained,
     positive_to_unconstrained,
 )
 from landform.errors import ConfigError, ShapeError, UnknownNameError, check_finite
-from landform.paths.curves import Curve, derivative, evaluate
-from landform.subspace.affine import Subspace
-from landform.subspace.frames import DEFAULT_LOWER, DEFAULT_POINTS, DEFAULT_UPPER
-from landform.subspace.tunnel import TunnelMap, check_speed, speed_on_interval, tunnel_log_jacobian, tunnel_point
 
-SPACES = ("volume", "tunnel", "line", "full")
 T_PRIORS = ("arc_length", "jacobian", "none")
 LIKELIHOODS = ("gaussian", "categorical")
 
@@ -114,6 +107,7 @@ def categorical_likelihood() -> Likelihood:
 
 
 def get_likelihood(likelihood: Likelihood | str | None) -> Likelihood:
+    """A :class:`Likelihood` from itself, a name ("gaussian", "categorical") or None (Gaussian, σ sampled)."""
     if likelihood is None:
         return gaussian_likelihood()
     if isinstance(likelihood, Likelihood):
@@ -386,298 +380,34 @@ def _uniform_t(key, count, dtype=jnp.float32):
     return jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i), (), dtype))(jnp.arange(count))
 
 
-def _t_factor(kind: str, curve: Curve, length: jax.Array, lower: float, upper: float):
-    """The log density of t on (lower, upper) without Jacobian terms: log ‖c'(t)‖ − log S
-    (uniform in arc length, normalised by S = ∫ ‖c'‖) or −log(upper − lower) (uniform in t)."""
-    if kind == "none":
-        return lambda t: jnp.full_like(t, -math.log(upper - lower))
-
-    def arc(t):
-        velocity = derivative(curve, t, 1)
-        return 0.5 * jnp.log(jnp.sum(velocity * velocity, axis=-1)) - jnp.log(length)
-
-    return arc
-
-
 def _check_t_prior(t_prior: str) -> str:
     if t_prior not in T_PRIORS:
         raise UnknownNameError("t prior", t_prior, T_PRIORS)
     return t_prior
 
 
-# ---------------------------------------------------------------------------------------------
-# the four spaces
+#: Names that moved to :mod:`landform.bayes.spaces` (one module per space): importable from here
+#: for one release, with a DeprecationWarning.
+_MOVED = {
+    "SPACES": "landform.bayes.spaces",
+    "make_posterior": "landform.bayes.spaces",
+    "volume_posterior": "landform.bayes.spaces.volume",
+    "tunnel_posterior": "landform.bayes.spaces.tunnel",
+    "line_posterior": "landform.bayes.spaces.line",
+    "full_posterior": "landform.bayes.spaces.full",
+}
 
 
-def volume_posterior(
-    subspace: Subspace,
-    predict: Callable,
-    x,
-    y,
-    *,
-    likelihood: Likelihood | str | None = None,
-    temperature: float = 1.0,
-    prior_scale: float = 1.0,
-    curve: Curve | None = None,
-) -> Posterior:
-    """The posterior over the K subspace coordinates φ ~ N(0, s² I) with s = ``prior_scale``.
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+        import warnings
 
-    ``curve`` (in φ coordinates) provides default starting points c(t_i), t_i ~ U(0, 1);
-    without it chains start at prior draws.
-    """
-    prior_scale = _check_positive("prior_scale", prior_scale)
-    size = subspace.dimension
-
-    def default(key, count):
-        if curve is not None:
-            return {"phi": evaluate(curve, _uniform_t(key, count, curve.control_points.dtype))}
-        draws = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (size,)))(jnp.arange(count))
-        return {"phi": prior_scale * draws}
-
-    return _assemble(
-        space="volume",
-        core_names=tuple(f"phi_{i + 1}" for i in range(size)),
-        core_log_prior=lambda phi: _log_normal(phi, prior_scale),
-        core_to_parameters=subspace.to_parameters,
-        core_coordinates=lambda phi: phi,
-        core_constrain=lambda phi: {"phi": phi},
-        core_unconstrain=lambda values: jnp.asarray(values["phi"], subspace.basis.dtype),
-        predict=predict,
-        x=x,
-        y=y,
-        likelihood=likelihood,
-        temperature=temperature,
-        settings={"prior_scale": prior_scale},
-        default_core_values=default,
-    )
-
-
-def tunnel_posterior(
-    subspace: Subspace,
-    tunnel: TunnelMap,
-    predict: Callable,
-    x,
-    y,
-    *,
-    likelihood: Likelihood | str | None = None,
-    temperature: float = 1.0,
-    t_prior: str = "arc_length",
-    xi_scale: float = 0.5,
-) -> Posterior:
-    """The posterior in tunnel coordinates (t, ξ): t ~ U(lower, upper) × ``t_prior`` factor,
-    ξ ~ N(0, s² I) with s = ``xi_scale``; z = (logit-scaled t, ξ) (module docstring)."""
-    _check_t_prior(t_prior)
-    xi_scale = _check_positive("xi_scale", xi_scale)
-    if tunnel.dimension != subspace.dimension:
-        raise ShapeError(
-            f"the tunnel has K = {tunnel.dimension} coordinates but the subspace has {subspace.dimension}; "
-            "build the tunnel from the curve in this subspace's coordinates"
+        warnings.warn(
+            f"landform.bayes.posterior.{name} moved to {_MOVED[name]}.{name}; import it from there "
+            "(or from landform.bayes). The old path goes away in the next release.",
+            DeprecationWarning,
+            stacklevel=2,
         )
-    lower, upper = tunnel.lower, tunnel.upper
-    size = tunnel.dimension
-    arc = _t_factor("none" if t_prior == "jacobian" else t_prior, tunnel.curve, tunnel.length, lower, upper)
-
-    def tunnel_coordinates(core):
-        t = interval_from_unconstrained(core[..., 0], lower, upper)
-        return jnp.concatenate([t[..., None], core[..., 1:]], axis=-1)
-
-    def log_prior(core):
-        lam = tunnel_coordinates(core)
-        value = interval_log_jacobian(core[..., 0], lower, upper) + arc(lam[..., 0])
-        if t_prior == "jacobian":
-            value = value + tunnel_log_jacobian(tunnel, lam)
-        return value + _log_normal(core[..., 1:], xi_scale)
-
-    def phi(core):
-        return tunnel_point(tunnel, tunnel_coordinates(core))
-
-    def constrain(core):
-        lam = tunnel_coordinates(core)
-        return {"t": lam[..., 0], "xi": lam[..., 1:], "phi": tunnel_point(tunnel, lam)}
-
-    def unconstrain(values):
-        t = jnp.asarray(values["t"], subspace.basis.dtype)
-        xi = jnp.asarray(values["xi"], subspace.basis.dtype)
-        if xi.shape[-1:] != (size - 1,):
-            raise ShapeError(f"values['xi'] must have {size - 1} offsets in its last axis, got shape {tuple(xi.shape)}")
-        u = interval_to_unconstrained(t, lower, upper)
-        return jnp.concatenate([u[..., None], xi], axis=-1)
-
-    def default(key, count):
-        t = _uniform_t(key, count, subspace.basis.dtype)
-        return {"t": t, "xi": jnp.zeros((count, size - 1), subspace.basis.dtype)}
-
-    return _assemble(
-        space="tunnel",
-        core_names=("t_unconstrained",) + tuple(f"xi_{i + 1}" for i in range(size - 1)),
-        core_log_prior=log_prior,
-        core_to_parameters=lambda core: subspace.to_parameters(phi(core)),
-        core_coordinates=phi,
-        core_constrain=constrain,
-        core_unconstrain=unconstrain,
-        predict=predict,
-        x=x,
-        y=y,
-        likelihood=likelihood,
-        temperature=temperature,
-        settings={
-            "t_prior": t_prior,
-            "xi_scale": xi_scale,
-            "tube_scale": tunnel.tube_scale,
-            "frame": tunnel.frame.kind,
-            "t_lower": lower,
-            "t_upper": upper,
-        },
-        default_core_values=default,
-    )
-
-
-def line_posterior(
-    subspace: Subspace,
-    curve: Curve,
-    predict: Callable,
-    x,
-    y,
-    *,
-    likelihood: Likelihood | str | None = None,
-    temperature: float = 1.0,
-    t_prior: str = "arc_length",
-    lower: float = DEFAULT_LOWER,
-    upper: float = DEFAULT_UPPER,
-    speed_tolerance: float = 1e-3,
-) -> Posterior:
-    """The posterior over the position t ∈ (lower, upper) on the curve alone, φ = c(t)
-    (``curve`` in φ coordinates); t prior as for the tunnel ("jacobian" = "arc_length")."""
-    _check_t_prior(t_prior)
-    if not upper > lower:
-        raise ConfigError(f"the t range needs lower < upper, got [{lower}, {upper}]")
-    if curve.dim != subspace.dimension:
-        raise ShapeError(f"the curve has {curve.dim} coordinates, the subspace {subspace.dimension}")
-    check_speed(curve, lower, upper, DEFAULT_POINTS, speed_tolerance)
-    length = speed_on_interval(curve, lower, upper)
-    arc = _t_factor("arc_length" if t_prior == "jacobian" else t_prior, curve, length, lower, upper)
-
-    def t_of(core):
-        return interval_from_unconstrained(core[..., 0], lower, upper)
-
-    def log_prior(core):
-        return interval_log_jacobian(core[..., 0], lower, upper) + arc(t_of(core))
-
-    def phi(core):
-        return evaluate(curve, t_of(core))
-
-    def unconstrain(values):
-        t = jnp.asarray(values["t"], subspace.basis.dtype)
-        return interval_to_unconstrained(t, lower, upper)[..., None]
-
-    return _assemble(
-        space="line",
-        core_names=("t_unconstrained",),
-        core_log_prior=log_prior,
-        core_to_parameters=lambda core: subspace.to_parameters(phi(core)),
-        core_coordinates=phi,
-        core_constrain=lambda core: {"t": t_of(core), "phi": phi(core)},
-        core_unconstrain=unconstrain,
-        predict=predict,
-        x=x,
-        y=y,
-        likelihood=likelihood,
-        temperature=temperature,
-        settings={"t_prior": t_prior, "t_lower": lower, "t_upper": upper},
-        default_core_values=lambda key, count: {"t": _uniform_t(key, count, subspace.basis.dtype)},
-    )
-
-
-def full_posterior(
-    dimension: int,
-    predict: Callable,
-    x,
-    y,
-    *,
-    likelihood: Likelihood | str | None = None,
-    temperature: float = 1.0,
-    prior_scale: float = 1.0,
-    initial_points=None,
-) -> Posterior:
-    """The posterior over all n = ``dimension`` weights, θ ~ N(0, s² I) with s = ``prior_scale``.
-
-    ``initial_points`` (m, n), e.g. a deep ensemble, are the default starting points (chain i
-    starts at point i mod m).
-    """
-    prior_scale = _check_positive("prior_scale", prior_scale)
-    if not isinstance(dimension, int | np.integer) or dimension < 1:
-        raise ConfigError(f"the full space needs the number of parameters n >= 1, got {dimension!r}")
-    dimension = int(dimension)
-    points = None
-    if initial_points is not None:
-        points = jnp.asarray(initial_points)
-        if points.ndim == 1:
-            points = points[None]
-        if points.shape[-1] != dimension:
-            raise ShapeError(f"initial points have shape {tuple(points.shape)}; expected (m, {dimension})")
-
-    default = None
-    if points is not None:
-
-        def default(key, count):
-            return {"theta": points[jnp.arange(count) % points.shape[0]]}
-
-    return _assemble(
-        space="full",
-        core_names=tuple(f"theta_{i + 1}" for i in range(dimension)),
-        core_log_prior=lambda theta: _log_normal(theta, prior_scale),
-        core_to_parameters=lambda theta: theta,
-        core_coordinates=lambda theta: theta,
-        core_constrain=lambda theta: {"theta": theta},
-        core_unconstrain=lambda values: jnp.asarray(values["theta"]),
-        predict=predict,
-        x=x,
-        y=y,
-        likelihood=likelihood,
-        temperature=temperature,
-        settings={"prior_scale": prior_scale},
-        default_core_values=default,
-    )
-
-
-def make_posterior(
-    space: str,
-    predict: Callable,
-    x,
-    y,
-    *,
-    subspace: Subspace | None = None,
-    tunnel: TunnelMap | None = None,
-    curve: Curve | None = None,
-    dimension: int | None = None,
-    **options,
-) -> Posterior:
-    """The posterior of ``space`` ("volume", "tunnel", "line", "full") with its pieces:
-    ``subspace`` (volume, tunnel, line), ``tunnel`` (tunnel), ``curve`` in φ coordinates (line;
-    taken from ``tunnel`` when omitted), ``dimension`` (full). Other options go to the space's
-    constructor (``likelihood``, ``temperature``, ``prior_scale``, ``t_prior``, ...)."""
-    if space not in SPACES:
-        raise UnknownNameError("posterior space", space, SPACES)
-
-    def need(name, value):
-        if value is None:
-            raise ConfigError(f"the {space!r} space needs {name}")
-        return value
-
-    if space == "volume":
-        return volume_posterior(
-            need("a subspace", subspace), predict, x, y, curve=curve or (tunnel.curve if tunnel else None), **options
-        )
-    if space == "tunnel":
-        return tunnel_posterior(need("a subspace", subspace), need("a tunnel map", tunnel), predict, x, y, **options)
-    if space == "line":
-        line_curve = curve if curve is not None else (tunnel.curve if tunnel is not None else None)
-        if tunnel is not None:
-            options.setdefault("lower", tunnel.lower)
-            options.setdefault("upper", tunnel.upper)
-        return line_posterior(
-            need("a subspace", subspace), need("a curve (or tunnel)", line_curve), predict, x, y, **options
-        )
-    if dimension is None and subspace is not None:
-        dimension = subspace.ambient_dimension
-    return full_posterior(need("the number of parameters (dimension)", dimension), predict, x, y, **options)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

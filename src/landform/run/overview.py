@@ -145,14 +145,14 @@ def _sweep_figures(
         made = [
             (
                 "sweep_fixed_landscape",
-                analysis.fixed_landscape_figure,
+                analysis.sweep_fixed_landscape_figure,
                 f"(A) across the sweep: mean ± std over seeds of the log-volume of minima trained on n examples, "
                 f"in the smallest landscape, smallest threshold (τ = {tau:g}){' per ' + ', '.join(by) if by else ''}; "
                 "right: test accuracy against log-volume for every seed.",
             ),
             (
                 "sweep_across_landscapes",
-                analysis.across_landscapes_figure,
+                analysis.sweep_across_landscapes_figure,
                 "(B) across the sweep: each minimum's mean ± std log-volume over seeds in every landscape it lies in "
                 f"(τ = {tau:g}){' per ' + ', '.join(by) if by else ''}, "
                 "coloured by mean test accuracy; black: the minima's own landscapes.",
