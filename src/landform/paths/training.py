@@ -39,8 +39,9 @@ measured on the validation split (the training split when none is given), weight
 kept (best-parameter selection). The steps between two validations run as one jitted
 ``lax.scan`` (``loop="scan"``) or, for convolutional models on CPU where XLA runs convolutions
 inside loop bodies on a slow path, as a Python loop over one jitted step (``loop="python"``;
-``loop="auto"`` chooses, see :mod:`landform.paths.networks`). The M networks of a step are
-vectorised with ``vmap`` (or evaluated a few at a time when M·B is large).
+``loop="auto"`` chooses, see :mod:`landform.paths.networks`); the run states, the non-finite
+rule and both loops are those of network training (:mod:`landform.train.engine`). The M
+networks of a step are vectorised with ``vmap`` (or evaluated a few at a time when M·B is large).
 
 Non-finite values: a step whose loss or updated control points are NaN/inf stops training;
 the result keeps the last control points whose loss was finite, with ``status="nonfinite"``
