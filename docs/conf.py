@@ -110,6 +110,7 @@ API_PAGES = [
     ("landform.models.torch", "landform.models.torch: PyTorch modules as landscapes and JAX twins"),
     ("landform.models.hf", "landform.models.hf: Hugging Face causal language models"),
     ("landform.train", "landform.train: training, SAM, ensembles, checkpoints"),
+    ("landform.train.engine", "landform.train.engine: the training engine under both loops"),
     ("landform.store", "landform.store: run folders, the stage cache, reports"),
     ("landform.volume", "landform.volume: directions, exit radii, volumes, cutoffs"),
     ("landform.curvature", "landform.curvature: spectra, traces, sharpness, the LLC"),

@@ -25,16 +25,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from landform import loops
-from landform.errors import ConfigError
 from landform.flat import ravel
 from landform.losses import Loss, correct
 from landform.models.base import Model
 from landform.paths.curves import Curve, check_dimension, evaluate
 from landform.paths.symmetry import Reparametrisation, ascending_biases
+from landform.train import engine
+from landform.train.engine import LOOP_MODES  # noqa: F401 - re-exported
 from landform.train.evaluate import Chunks, to_chunks  # noqa: F401 - re-exported for paths.training
 
 PyTree = Any
-LOOP_MODES = ("auto", "scan", "python")
 
 # Rows (networks × examples) per vectorised evaluation; above it networks are evaluated a few at
 # a time (batched GEMMs of different parameter vectors lose once each product is large, see
@@ -102,12 +102,9 @@ def has_convolution(curve_model: CurveModel, x) -> bool:
 
 def resolve_loop(loop: str, curve_model: CurveModel, x) -> str:
     """ "scan" or "python" for ``loop`` in :data:`LOOP_MODES`; "auto" is "python" on the CPU
-    backend for models with convolutions (see the module docstring) and "scan" otherwise."""
-    if loop not in LOOP_MODES:
-        raise ConfigError(f"loop must be one of {LOOP_MODES}, got {loop!r}")
-    if loop != "auto":
-        return loop
-    return "python" if loops.python_loops(*_traced(curve_model, x)) else "scan"
+    backend for models with convolutions (see the module docstring) and "scan" otherwise
+    (:func:`landform.train.engine.resolve_loop`)."""
+    return engine.resolve_loop(loop, *_traced(curve_model, x))
 
 
 def network_losses(curve_model: CurveModel, loss: Loss, thetas: jax.Array, x, y, loop: str = "scan") -> jax.Array:

@@ -39,8 +39,9 @@ measured on the validation split (the training split when none is given), weight
 kept (best-parameter selection). The steps between two validations run as one jitted
 ``lax.scan`` (``loop="scan"``) or, for convolutional models on CPU where XLA runs convolutions
 inside loop bodies on a slow path, as a Python loop over one jitted step (``loop="python"``;
-``loop="auto"`` chooses, see :mod:`landform.paths.networks`). The M networks of a step are
-vectorised with ``vmap`` (or evaluated a few at a time when M·B is large).
+``loop="auto"`` chooses, see :mod:`landform.paths.networks`); the run states, the non-finite
+rule and both loops are those of network training (:mod:`landform.train.engine`). The M
+networks of a step are vectorised with ``vmap`` (or evaluated a few at a time when M·B is large).
 
 Non-finite values: a step whose loss or updated control points are NaN/inf stops training;
 the result keeps the last control points whose loss was finite, with ``status="nonfinite"``
@@ -60,7 +61,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from landform.data.base import Split, check_split
 from landform.errors import ConfigError, ShapeError, TrainingError, UnknownNameError
@@ -77,12 +78,20 @@ from landform.paths.networks import (
     resolve_loop,
     to_chunks,
 )
-from landform.progress import track
-from landform.train.config import OPTIMIZER_NAMES, TrainConfig, make_optimizer
+from landform.train.config import OptimizerName, TrainConfig, make_optimizer
+from landform.train.engine import (
+    NONFINITE,
+    RUNNING,
+    all_finite,
+    check_fits,
+    drive,
+    guarded,
+    python_units,
+    scan_units,
+    settle,
+)
 
 PyTree = Any
-
-RUNNING, NONFINITE = 0, 1
 
 GEOMETRY_FIELDS = (
     "length",
@@ -123,7 +132,7 @@ class CurveTrainConfig(BaseModel):
     steps: int = Field(1000, ge=1)
     batch_size: int | None = Field(None, ge=1)
     loss: str | None = None
-    optimizer: str = "adam"
+    optimizer: OptimizerName = "adam"
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     schedule: str | None = None
@@ -135,13 +144,6 @@ class CurveTrainConfig(BaseModel):
     loop: Literal["auto", "scan", "python"] = "auto"
     init_noise: float = Field(0.0, ge=0, description="std of noise on interior points (fixed ends)")
     seed: int = 0
-
-    @field_validator("optimizer")
-    @classmethod
-    def _known_optimizer(cls, value: str) -> str:
-        if value not in OPTIMIZER_NAMES:
-            raise UnknownNameError("optimizer", value, OPTIMIZER_NAMES)
-        return value
 
     def steps_per_epoch(self, num_examples: int) -> int:
         if self.batch_size is None or self.batch_size >= num_examples:
@@ -242,10 +244,6 @@ def _infer_loss(model: Model, train: Split, loss: str | Loss | None) -> Loss:
     )
 
 
-def _all_finite(array: jax.Array) -> jax.Array:
-    return jnp.all(jnp.isfinite(array))
-
-
 # --------------------------------------------------------------------------------------------
 # the driver
 
@@ -309,17 +307,15 @@ def make_curve_trainer(
 
     # shapes: fail early, with both shapes in the message
     x_all, y_all = jnp.asarray(train.x), jnp.asarray(train.y)
-    try:
-        jax.eval_shape(
-            lambda theta: loss.per_example(curve_model.apply(theta, x_all[:2]), y_all[:2]),
-            jax.ShapeDtypeStruct((dim,), jnp.float32),
-        )
-    except Exception as error:  # noqa: BLE001 - re-raised with context
-        raise ShapeError(
-            f"model {model.name!r} and loss {loss.name!r} do not fit the training data (inputs "
-            f"{tuple(train.x.shape[1:])}, targets {tuple(train.y.shape[1:])} per example): "
-            f"{type(error).__name__}: {error}"
-        ) from error
+    check_fits(
+        curve_model.apply,
+        jax.ShapeDtypeStruct((dim,), jnp.float32),
+        x_all[:2],
+        y_all[:2],
+        loss,
+        model_name=model.name,
+        data="the training data",
+    )
 
     # control points
     if ends is not None:
@@ -345,7 +341,7 @@ def make_curve_trainer(
         points = init_control_points(
             model, init_key, degree, ends=None if ends is None else (start, end), noise=config.init_noise
         )
-    if not bool(_all_finite(points)):
+    if not bool(all_finite(points)):
         raise TrainingError("the initial control points contain NaN or infinite values")
 
     if ends is not None:
@@ -400,7 +396,7 @@ def make_curve_trainer(
             return jnp.mean(weights * losses), plain
         return plain, plain
 
-    def do_step(state: CurveTrainState, step, x, y):
+    def do_step(state: CurveTrainState, step, x, y) -> tuple[CurveTrainState, jax.Array]:
         if full_batch:
             order, xb, yb = state.order, x, y
         else:
@@ -417,41 +413,39 @@ def make_curve_trainer(
         )
         updates, opt_state = optimizer.update(gradient, state.opt_state, state.free)
         new = optax.apply_updates(state.free, updates)
-        loss_finite = jnp.isfinite(value)
-        ok = loss_finite & _all_finite(new)
-        good = jnp.where(loss_finite, state.free, state.good)
-        good_step = jnp.where(loss_finite, step, state.good_step)
+        settled = settle(
+            state.free,
+            state.opt_state,
+            state.good,
+            state.good_step,
+            state.status,
+            state.failed_step,
+            new_params=new,
+            new_opt_state=opt_state,
+            losses=value[None],
+            at=step,
+            unit=step,
+        )
         state = CurveTrainState(
-            free=jnp.where(ok, new, good),
-            opt_state=jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), opt_state, state.opt_state),
-            good=good,
-            good_step=good_step,
-            status=jnp.where(ok, state.status, NONFINITE),
-            failed_step=jnp.where(ok, state.failed_step, step),
+            free=settled.params,
+            opt_state=settled.opt_state,
+            good=settled.verified,
+            good_step=settled.verified_at,
+            status=settled.status,
+            failed_step=settled.failed_at,
             order=order,
         )
         return state, plain
 
     block_length = min(config.validate_every, config.steps)
-
-    def guarded_step(state: CurveTrainState, step, x, y):
-        """One step; once training has stopped (non-finite values) the state stays as it is
-        (selected, not branched: ``lax.cond`` around convolutions is slow on CPU, see
-        :mod:`landform.paths.networks`)."""
-        new, plain = do_step(state, step, x, y)
-        running = state.status == RUNNING
-        new = jax.tree_util.tree_map(lambda a, b: jnp.where(running, a, b), new, state)
-        counted = running & (new.status == RUNNING)
-        return new, jnp.where(counted, plain, 0.0), counted
+    # once training has stopped (non-finite values) the state stays as it is, selected, not
+    # branched: lax.cond around convolutions is slow on CPU (see landform.paths.networks)
+    guarded_step = guarded(do_step, "select")
 
     if loop == "scan":
 
         def block(state: CurveTrainState, start, length: int, x, y):
-            def body(state, i):
-                state, plain, counted = guarded_step(state, start + i, x, y)
-                return state, (plain, counted)
-
-            state, (values, counted) = jax.lax.scan(body, state, jnp.arange(length, dtype=jnp.int32))
+            state, values, counted = scan_units(guarded_step, state, start, length, x, y)
             return state, jnp.sum(values) / jnp.maximum(jnp.sum(counted), 1)
 
         block_fn = jax.jit(block, static_argnums=2)
@@ -463,12 +457,10 @@ def make_curve_trainer(
         step_fn = jax.jit(guarded_step)
 
         def run(state, start: int, stop: int):
+            state, values, counts = python_units(step_fn, state, start, stop, x_all, y_all)
             total, count = jnp.zeros(()), jnp.zeros((), jnp.int32)
-            for step in range(start, stop):
-                state, plain, counted = step_fn(state, jnp.int32(step), x_all, y_all)
+            for plain, counted in zip(values, counts):
                 total, count = total + plain, count + counted
-                if not bool(counted):  # stopped: no point computing the remaining steps
-                    break
             return state, total / jnp.maximum(count, 1)
 
     # validation on a fixed t grid
@@ -591,24 +583,29 @@ def fit_curve(
             best.update(value=float(value), free=free, step=step)
         return {"train_loss": float(train_loss), "validation_loss": float(value), "length": float(geometry.length)}
 
-    step = 0
-    with track(progress, f"training a {config.kind} curve (K={config.degree})", config.steps) as reporter:
+    def first_validation(state: CurveTrainState) -> CurveTrainState:
         record(state.free, 0, np.nan)
-        while step < config.steps:
-            stop = min(step + block_length, config.steps)
-            state, train_loss = trainer.run(state, step, stop)
-            status = int(state.status)
-            if status != RUNNING:
-                done, kept = int(state.failed_step), int(state.good_step)
-                fields = {}
-                if kept > history["step"][-1]:
-                    fields = record(state.free, kept, float(train_loss))
-                reporter.advance(max(done - step, 0), **fields)
-                step = done
-                break
-            fields = record(state.free, stop, float(train_loss))
-            reporter.advance(stop - step, **fields)
-            step = stop
+        return state
+
+    def after_block(state: CurveTrainState, step: int, stop: int, train_loss) -> tuple:
+        if int(state.status) != RUNNING:
+            done, kept = int(state.failed_step), int(state.good_step)
+            fields = {}
+            if kept > history["step"][-1]:
+                fields = record(state.free, kept, float(train_loss))
+            return state, done, max(done - step, 0), fields
+        return state, stop, stop - step, record(state.free, stop, float(train_loss))
+
+    state, _ = drive(
+        state,
+        config.steps,
+        run=trainer.run,
+        next_stop=lambda step: min(step + block_length, config.steps),
+        after=after_block,
+        before=first_validation,
+        progress=progress,
+        description=f"training a {config.kind} curve (K={config.degree})",
+    )
 
     status = int(state.status)
     if status == NONFINITE:

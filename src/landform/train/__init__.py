@@ -3,6 +3,8 @@
 - :class:`TrainConfig`, :func:`make_optimizer`, :func:`make_schedule`: what to train with.
 - :func:`fit` (one model), :func:`fit_ensemble` and :func:`init_ensemble` (``vmap`` over
   stacked parameters): the loops; :class:`TrainResult`, :class:`EnsembleResult`: their outcome.
+- :mod:`landform.train.engine`: the engine under these loops and curve training
+  (:mod:`landform.paths.training`): run states, the non-finite rule, scan or Python loops.
 - :func:`sam_gradient`, :func:`sam_value_and_gradient`, :func:`sam_perturbation`: SAM
   (Foret et al. 2021) and ASAM (Kwon et al. 2021).
 - :func:`evaluate`: loss and accuracy on a whole split, in chunks.

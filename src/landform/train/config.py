@@ -26,16 +26,29 @@ Learning-rate schedules (T = epochs × steps per epoch optimiser steps in all):
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import optax
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from landform.errors import ConfigError, UnknownNameError
 
 OPTIMIZER_NAMES = ("adamw", "adam", "sgd")
 SCHEDULE_NAMES = ("cosine", "warmup_cosine", "exponential")
 SAM_NAMES = ("sam", "asam")
+
+
+def known_optimizer(name: str) -> str:
+    """``name`` if it is one of :data:`OPTIMIZER_NAMES`, else :class:`UnknownNameError`."""
+    if name not in OPTIMIZER_NAMES:
+        raise UnknownNameError("optimizer", name, OPTIMIZER_NAMES)
+    return name
+
+
+#: The type of an optimiser-name field (validated by :func:`known_optimizer`): the one optimiser
+#: validator of both training configs, :class:`TrainConfig` and
+#: :class:`landform.paths.CurveTrainConfig`.
+OptimizerName = Annotated[str, AfterValidator(known_optimizer)]
 
 #: Default perturbation radius ρ: 0.05 for SAM (Foret et al. 2021), 0.5 for ASAM (Kwon et al.
 #: 2021, their recommended value for CIFAR).
@@ -67,7 +80,7 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    optimizer: str = "adamw"
+    optimizer: OptimizerName = "adamw"
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float | None = Field(None, ge=0, description="None: 0.01 for adamw, 0 for adam and sgd")
     momentum: float = Field(0.9, ge=0, lt=1)
@@ -88,13 +101,6 @@ class TrainConfig(BaseModel):
     eval_chunk_size: int = Field(8192, ge=1)
     on_nonfinite: Literal["stop", "raise"] = "stop"
     seed: int = 0
-
-    @field_validator("optimizer")
-    @classmethod
-    def _known_optimizer(cls, value: str) -> str:
-        if value not in OPTIMIZER_NAMES:
-            raise UnknownNameError("optimizer", value, OPTIMIZER_NAMES)
-        return value
 
     @field_validator("schedule")
     @classmethod
@@ -187,8 +193,7 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> optax.Gradi
         raise ConfigError(
             f"make_optimizer expects a TrainConfig, got {type(config).__name__}; build one with TrainConfig(**options)"
         )
-    if config.optimizer not in OPTIMIZER_NAMES:  # reachable through model_construct
-        raise UnknownNameError("optimizer", config.optimizer, OPTIMIZER_NAMES)
+    known_optimizer(config.optimizer)  # reachable through model_construct
     if steps_per_epoch < 1:
         raise ConfigError(f"steps_per_epoch must be at least 1, got {steps_per_epoch}")
     rate = make_schedule(config, steps_per_epoch)

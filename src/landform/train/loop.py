@@ -41,17 +41,28 @@ import optax
 from landform.data.base import Split, check_split
 from landform.errors import ConfigError, ShapeError, TrainingError
 from landform.flat import ravel
-from landform.loops import python_loops
 from landform.losses import Loss, get_loss
 from landform.models.base import Model
-from landform.progress import track
 from landform.train.config import TrainConfig, make_optimizer
+from landform.train.engine import (
+    NONFINITE,
+    RUNNING,
+    TARGET_REACHED,
+    all_finite,
+    any_running,
+    check_fits,
+    drive,
+    guarded,
+    python_units,
+    resolve_loop,
+    scan_units,
+    settle,
+    tree_select,
+)
 from landform.train.evaluate import make_evaluator, to_chunks
 from landform.train.sam import sam_value_and_gradient
 
 Params = Any
-
-RUNNING, NONFINITE, TARGET_REACHED = 0, 1, 2
 
 
 class TrainState(NamedTuple):
@@ -168,16 +179,8 @@ def _ending_at(trajectory: Trajectory, params: Params, epoch: int) -> Trajectory
 
 
 # --------------------------------------------------------------------------------------------
-# pure pieces
-
-
-def _select(predicate: jax.Array, on_true: Params, on_false: Params) -> Params:
-    return jax.tree_util.tree_map(lambda a, b: jnp.where(predicate, a, b), on_true, on_false)
-
-
-def _all_finite(tree: Params) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+# pure pieces (the run states, the non-finite rule and the loops over units are the engine's,
+# landform.train.engine)
 
 
 def _make_segment(
@@ -209,26 +212,35 @@ def _make_segment(
 
     def finish(state: TrainState, epoch: jax.Array, params, opt_state, losses) -> TrainState:
         """Keep an epoch's parameters only if every loss and parameter stayed finite."""
-        first_finite = jnp.isfinite(losses[0])
-        all_finite = jnp.all(jnp.isfinite(losses)) & _all_finite(params)
-        verified_params = _select(first_finite, state.params, state.verified_params)
-        verified_epoch = jnp.where(first_finite, epoch - 1, state.verified_epoch)
+        settled = settle(
+            state.params,
+            state.opt_state,
+            state.verified_params,
+            state.verified_epoch,
+            state.status,
+            state.failed_epoch,
+            new_params=params,
+            new_opt_state=opt_state,
+            losses=losses,
+            at=epoch - 1,
+            unit=epoch,
+        )
         return TrainState(
-            params=_select(all_finite, params, verified_params),
-            opt_state=_select(all_finite, opt_state, state.opt_state),
+            params=settled.params,
+            opt_state=settled.opt_state,
             key=state.key,
-            epoch=jnp.where(all_finite, epoch, verified_epoch),
-            verified_params=verified_params,
-            verified_epoch=verified_epoch,
-            status=jnp.where(all_finite, state.status, NONFINITE),
-            failed_epoch=jnp.where(all_finite, state.failed_epoch, epoch),
+            epoch=jnp.where(settled.ok, epoch, settled.verified_at),
+            verified_params=settled.verified,
+            verified_epoch=settled.verified_at,
+            status=settled.status,
+            failed_epoch=settled.failed_at,
         )
 
     def batch_order(key: jax.Array, epoch: jax.Array) -> jax.Array:
         order = jax.random.permutation(jax.random.fold_in(key, epoch), num_examples)
         return order[: steps * batch].reshape(steps, batch)
 
-    def epoch_fn(state: TrainState, epoch: jax.Array, x, y) -> TrainState:
+    def epoch_fn(state: TrainState, epoch: jax.Array, x, y) -> tuple[TrainState, None]:
         if full_batch:
             params, opt_state, value = step(state.params, state.opt_state, x, y)
             losses = value[None]
@@ -241,18 +253,10 @@ def _make_segment(
                 return (p, o), v
 
             (params, opt_state), losses = jax.lax.scan(body, (state.params, state.opt_state), order)
-        return finish(state, epoch, params, opt_state, losses)
+        return finish(state, epoch, params, opt_state, losses), None
 
     def segment(state: TrainState, start, stop, x, y) -> TrainState:
-        def body(state, i):
-            epoch = start + i + 1
-
-            def run(s):
-                return jax.lax.cond(s.status == RUNNING, lambda s: epoch_fn(s, epoch, x, y), lambda s: s, s)
-
-            return jax.lax.cond(epoch <= stop, run, lambda s: s, state), None
-
-        state, _ = jax.lax.scan(body, state, jnp.arange(length, dtype=jnp.int32))
+        state, _, _ = scan_units(guarded(epoch_fn, "cond"), state, start + 1, length, x, y, last=stop)
         return state
 
     return segment, (jax.jit(step), jax.jit(finish), jax.jit(batch_order), full_batch)
@@ -263,24 +267,22 @@ def _python_segment(pieces):
     convolutions on CPU, see :mod:`landform.loops`); for a single model, not an ensemble."""
     step, finish, batch_order, full_batch = pieces
 
+    def epoch_fn(state: TrainState, epoch: jax.Array, x, y) -> tuple[TrainState, None, None]:
+        if full_batch:
+            params, opt_state, value = step(state.params, state.opt_state, x, y)
+            losses = value[None]
+        else:
+            params, opt_state, values = state.params, state.opt_state, []
+            for index in batch_order(state.key, epoch):
+                params, opt_state, value = step(
+                    params, opt_state, jnp.take(x, index, axis=0), jnp.take(y, index, axis=0)
+                )
+                values.append(value)
+            losses = jnp.stack(values)
+        return finish(state, epoch, params, opt_state, losses), None, None
+
     def segment(state: TrainState, start, stop, x, y) -> TrainState:
-        for epoch in range(int(start) + 1, int(stop) + 1):
-            if int(state.status) != RUNNING:
-                break
-            epoch_array = jnp.int32(epoch)
-            if full_batch:
-                params, opt_state, value = step(state.params, state.opt_state, x, y)
-                losses = value[None]
-            else:
-                params, opt_state, values = state.params, state.opt_state, []
-                for index in batch_order(state.key, epoch_array):
-                    params, opt_state, value = step(
-                        params, opt_state, jnp.take(x, index, axis=0), jnp.take(y, index, axis=0)
-                    )
-                    values.append(value)
-                losses = jnp.stack(values)
-            state = finish(state, epoch_array, params, opt_state, losses)
-        return state
+        return python_units(epoch_fn, state, int(start) + 1, int(stop) + 1, x, y)[0]
 
     return segment
 
@@ -293,11 +295,11 @@ def _after_evaluation(state: TrainState, train_loss: jax.Array, target: jax.Arra
     bad = running & ~finite
     good = running & finite
     return TrainState(
-        params=_select(bad, state.verified_params, state.params),
+        params=tree_select(bad, state.verified_params, state.params),
         opt_state=state.opt_state,
         key=state.key,
         epoch=jnp.where(bad, state.verified_epoch, state.epoch),
-        verified_params=_select(good, state.params, state.verified_params),
+        verified_params=tree_select(good, state.params, state.verified_params),
         verified_epoch=jnp.where(good, state.epoch, state.verified_epoch),
         status=jnp.where(bad, NONFINITE, jnp.where(good & (train_loss <= target), TARGET_REACHED, state.status)),
         failed_epoch=jnp.where(bad, state.epoch, state.failed_epoch),
@@ -341,16 +343,8 @@ def _compiled(
 
 def _check_model(model: Model, params: Params, split: Split, loss: Loss, name: str) -> None:
     """Trace the model and loss on two examples so that shape mistakes fail early and clearly."""
-    x = jnp.asarray(split.x[:2])
-    y = jnp.asarray(split.y[:2])
-    try:
-        jax.eval_shape(lambda p: loss.per_example(model.apply(p, x), y), params)
-    except Exception as error:  # noqa: BLE001 - re-raised with context
-        raise ShapeError(
-            f"model {model.name!r} and loss {loss.name!r} do not fit the {name} split "
-            f"(inputs {tuple(split.x.shape[1:])}, targets {tuple(split.y.shape[1:])} per example): "
-            f"{type(error).__name__}: {error}"
-        ) from error
+    x, y = jnp.asarray(split.x[:2]), jnp.asarray(split.y[:2])
+    check_fits(model.apply, params, x, y, loss, model_name=model.name, data=f"the {name} split")
 
 
 def _as_config(config: TrainConfig | dict) -> TrainConfig:
@@ -360,7 +354,7 @@ def _as_config(config: TrainConfig | dict) -> TrainConfig:
 def _check_params(params: Params, what: str) -> None:
     if not jax.tree_util.tree_leaves(params):
         raise ShapeError(f"{what} has no array leaves; pass the pytree returned by model.init")
-    if not bool(_all_finite(params)):
+    if not bool(all_finite(params)):
         raise TrainingError(f"{what} contain NaN or infinite values; initialise them again")
 
 
@@ -378,7 +372,7 @@ def _run(model, params, train, loss, config, test, progress, keys, members, reco
     num_examples = len(train)
     ensemble = members is not None
     length = min(config.eval_every, config.epochs)
-    loop_in_python = not ensemble and python_loops(model.apply, params, jnp.asarray(train.x[:1]))
+    loop_in_python = not ensemble and resolve_loop("auto", model.apply, params, jnp.asarray(train.x[:1])) == "python"
     optimizer, segment_fn, evaluate_fn = _compiled(
         model.apply, loss, _compiled_config(config), num_examples, length, ensemble, loop_in_python
     )
@@ -457,26 +451,39 @@ def _run(model, params, train, loss, config, test, progress, keys, members, reco
         if epoch in recorded_epochs and (ensemble or int(state.epoch) == epoch):
             recorded[epoch] = np.asarray(flat(state.params))
 
-    with track(progress, f"training {model.name}", config.epochs) as reporter:
+    def first_evaluation(state: TrainState) -> TrainState:
         state, _ = evaluate_and_record(state, 0)
         keep_checkpoint(state, 0)
-        epoch = 0
-        while epoch < config.epochs and np.any(np.asarray(state.status) == RUNNING):
-            stop = min(
-                [epoch + length, config.epochs]
-                + [e for e in wanted_checkpoints if e > epoch]
-                + [e for e in recorded_epochs if e > epoch]
-                + [e for e in range(epoch + 1, epoch + length + 1) if eval_epochs(e)]
-            )
-            state = segment_fn(state, jnp.int32(epoch), jnp.int32(stop), x, y)
-            reporter_epochs = stop - epoch
-            epoch = stop
-            running = np.any(np.asarray(state.status) == RUNNING)
-            fields = {}
-            if eval_epochs(epoch) or not running:
-                state, fields = evaluate_and_record(state, epoch)
-            keep_checkpoint(state, epoch)
-            reporter.advance(reporter_epochs, epoch=epoch, **fields)
+        return state
+
+    def next_stop(epoch: int) -> int:
+        return min(
+            [epoch + length, config.epochs]
+            + [e for e in wanted_checkpoints if e > epoch]
+            + [e for e in recorded_epochs if e > epoch]
+            + [e for e in range(epoch + 1, epoch + length + 1) if eval_epochs(e)]
+        )
+
+    def run_segment(state: TrainState, epoch: int, stop: int) -> tuple[TrainState, None]:
+        return segment_fn(state, jnp.int32(epoch), jnp.int32(stop), x, y), None
+
+    def after_segment(state: TrainState, epoch: int, stop: int, _) -> tuple[TrainState, int, int, dict]:
+        fields = {}
+        if eval_epochs(stop) or not any_running(state):
+            state, fields = evaluate_and_record(state, stop)
+        keep_checkpoint(state, stop)
+        return state, stop, stop - epoch, {"epoch": stop, **fields}
+
+    state, epoch = drive(
+        state,
+        config.epochs,
+        run=run_segment,
+        next_stop=next_stop,
+        after=after_segment,
+        before=first_evaluation,
+        progress=progress,
+        description=f"training {model.name}",
+    )
 
     status = np.atleast_1d(np.asarray(state.status))
     epochs_run = np.atleast_1d(np.asarray(state.epoch))
