@@ -52,7 +52,7 @@ from landform.studies.common import (
     make_model,
     power_law_fit,
 )
-from landform.studies.config import Strict, expand_grid
+from landform.studies.config import Strict, StudyConfig, expand_grid
 from landform.studies.paths_figures import CurveFunctions, paths_figures
 from landform.train import TrainConfig, fit
 
@@ -81,13 +81,10 @@ class Setting(NamedTuple):
     labels: dict[str, Any]  # grid field -> its value in this combination; empty without a grid
 
 
-class Config(Strict):
+class Config(StudyConfig):
     """A loss-tunnel experiment (see the module docstring)."""
 
     study: Literal["paths"] = "paths"
-    name: str
-    variant: str = "paper"
-    description: str = ""
     data: DataSpec
     model: dict[str, Any] = Field(description="a model spec for landform.models.build; input_shape comes from the data")
     learned_sigma: float | None = Field(

@@ -34,11 +34,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from landform.directions import random_directions
 from landform.errors import ConfigError, ShapeError
 from landform.flat import LeafSlice, leaf_slices
 from landform.landscape import Landscape
 from landform.views.planes import Plane, PlaneGrid, PlaneLosses, SliceLosses, direction_losses, plane_grid, plane_losses
-from landform.directions import random_directions
 
 RANDOM_RANGE = (-1.0, 1.0)
 VIEW_NORMALIZATIONS = ("filter", "filter_scale", "layer", "none")

@@ -16,7 +16,7 @@ from landform.losses import get_loss
 from landform.paths import CurveTrainConfig
 from landform.store import StageResult
 from landform.studies.common import DataSpec, label
-from landform.studies.config import Strict, expand_grid
+from landform.studies.config import Strict, StudyConfig, expand_grid
 from landform.train import TrainConfig
 
 GRID_SECTIONS = ("data", "model", "curve", "posterior", "sampler")
@@ -143,13 +143,10 @@ class PosteriorSetting(NamedTuple):
         return ", ".join(f"{k}={label(v)}" for k, v in self.labels.items()) or "base settings"
 
 
-class Config(Strict):
+class Config(StudyConfig):
     """A tunnel-posterior experiment (:mod:`landform.studies.tunnels`)."""
 
     study: Literal["tunnels"] = "tunnels"
-    name: str
-    variant: str = "paper"
-    description: str = ""
     data: DataSpec
     model: dict[str, Any] = Field(description="a model spec for landform.models.build; input_shape comes from the data")
     learned_sigma: float | None = Field(
