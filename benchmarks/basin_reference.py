@@ -20,6 +20,11 @@ Prints one JSON object (machine info from ``_common.machine``). The machine may 
 seconds are what this run measured.
 
     nice python benchmarks/basin_reference.py --quick [--seeds 10] [--bodies ellipsoid,l0.5,l4,quartic]
+
+Measured (``cd benchmarks && nice -n 10 python basin_reference.py --quick --seeds 1 --bodies ellipsoid
+--chains 16 --rungs 16 --steps 8 --rounding-passes 0 --replicas 4``, a 2-core CPU shared with four
+other jobs): see the "Measured so far" paragraph of :mod:`landform.volume.annealing`. The full
+``--quick`` (10 seeds × 4 bodies at the default settings) does not fit in 20 minutes on 2 cores.
 """
 
 from __future__ import annotations
