@@ -106,6 +106,8 @@ def annealing(body, settings: AnnealingSettings, seed: int, preconditioner: str)
         "replica_spread": result.replica_spread,
         "doubling_shift": result.doubling_shift,
         "mbar_error": result.mbar_log_volume - body.log_volume,
+        "ti_error": result.ti_log_volume - body.log_volume,
+        "overlap": result.overlap,
         "converged": result.converged,
         "unbounded": result.unbounded,
         "rounding_errors": [float(v - body.log_volume) for v in result.rounding],
@@ -122,6 +124,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="n = 10^4 only")
     parser.add_argument("--dimensions", default="10000,100000")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--bodies", default=",".join(BODIES))
     parser.add_argument("--rays", type=int, default=1000)
     parser.add_argument("--chains", type=int, default=64)
@@ -143,7 +146,7 @@ def main() -> None:
     rows = []
     for n in dimensions:
         for name in args.bodies.split(","):
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 body = make_body(name, n, seed)
                 row = {"dimension": n, "body": name, "seed": seed, "exact": body.log_volume}
                 row["rays"] = ray_control(body, args.rays, seed)
