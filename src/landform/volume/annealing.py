@@ -89,13 +89,16 @@ evaluations, 283 s; hence MBAR as the reported estimate. ℓ_4 body (semi-axes �
 and 403 s). Quartic body (½λ_i y² + ¼ y⁴ ≤ 1), matched, MBAR primary: −449 with reported 29,
 flagged unconverged (overlap 0.08; 7.9e5 evaluations, 421 s): the curvature describes the
 quadratic part only, so P is up to ~1000 times too wide along the soft directions, which the
-quartic term confines; this is what rounding is for, and with the deflated start it was not
-measured (the run was stopped for lack of CPU). ℓ_0.5 with the deflated start: not measured.
+quartic term confines; this is what rounding is for: two rounding passes from the deflated start
+gave −481 and −374 after the passes and −278 final (reported 26, unconverged, 9.4e5 evaluations,
+152 s at load 6): each pass gains about 100 nats, far too slowly. ℓ_0.5 with the deflated start: not measured.
 n = 10^4 (``benchmarks/basin_reference.py --quick --seeds 1 --bodies ellipsoid --chains 16 --rungs 16
 --steps 8 --rounding-passes 0 --replicas 4``; same machine and load): ellipsoid, seed 0: −0.35
 nats with reported 0.41 (replica spread 0.35, doubling shift 0.41, within-run 0.07), converged,
 29 rungs, 72 low-rank directions, 8.9e5 evaluations, 1,735 s (13 s of it the preconditioner);
-the ray estimator on 1,000 exact radii: −13,898. The error bar is therefore validated on the
+the ray estimator on 1,000 exact radii: −13,898. Seed 1 (``--first-seed 1``, load 6): −0.30 with
+reported 0.61 (doubling shift; flagged unconverged by a hair), 8.9e5 evaluations, 587 s; rays
+−13,540. The error bar is therefore validated on the
 ellipsoids above; on non-quadratic or spiky bodies it is a lower bound of the error unless the
 run is flagged converged, and even then check it on an exact body of the same kind.
 
