@@ -13,6 +13,7 @@ from landform.volume import (
     AnnealingSettings,
     bisection_exit_radii,
     capped_log_volume,
+    deflated_preconditioner,
     ellipsoid,
     ellipsoid_gaussian_log_mass,
     isotropic_directions,
@@ -110,6 +111,36 @@ def test_ray_estimator_fails_where_the_spectrum_is_wide():
     assert paper_ray_log_volume(radii, n) - body.log_volume < -100.0
 
 
+def _preconditioned_spectrum(body, pre):
+    """Eigenvalues of Pᵀ H P, densely (small n only)."""
+    n = body.dimension
+    with jax.enable_x64(True):
+        q = np.asarray(body.rotation.apply(jnp.eye(n))).T
+        p = np.asarray(pre.apply(jnp.eye(n))).T
+    h = (q * body.curvature_eigenvalues) @ q.T
+    return np.linalg.eigvalsh(p.T @ h @ p)
+
+
+def test_deflated_preconditioner_rounds_a_rotated_spectrum():
+    """The curvature diagonal of a rotated spectrum spanning 10^6 leaves Pᵀ H P spread over two
+    decades in its bulk (the stiff eigenvalues leak into every diagonal entry); deflating the
+    stiff end before taking the diagonal, then whitening it, brings the bulk within a factor 1.5."""
+    n = 1000
+    body = ellipsoid(power_law(n, 1e6), key=0)
+    diagonal = _preconditioned_spectrum(body, tether_preconditioner(curvature=body.curvature_diagonal))
+    lo, hi = np.quantile(diagonal, [0.01, 0.99])
+    assert hi / lo > 100.0
+    pre = deflated_preconditioner(body.curvature_diagonal, body.curvature_product)
+    assert pre.basis.shape[1] > 0
+    assert np.allclose(pre.basis.T @ pre.basis, np.eye(pre.basis.shape[1]), atol=1e-8)
+    deflated = _preconditioned_spectrum(body, pre)
+    lo, hi = np.quantile(deflated, [0.01, 0.99])
+    assert hi / lo < 1.5
+    assert deflated.max() / deflated.min() < 30.0
+    # log abs(det P) is exact: Σ log eig(PᵀHP) = 2 log abs(det P) + Σ log λ
+    assert abs(np.sum(np.log(deflated)) - 2 * pre.log_det - np.sum(np.log(body.curvature_eigenvalues))) < 1e-6
+
+
 def _check(result, exact, bound):
     assert np.isfinite(result.log_volume)
     assert result.error <= bound, result
@@ -178,3 +209,51 @@ def test_annealing_thousands(name):
         body.contains, np.zeros(n), precondition=pre, curvature_product=body.curvature_product, settings=settings
     )
     _check(result, body.log_volume, 5.0)
+
+
+def test_slice_step_with_a_narrower_reference_keeps_the_target():
+    """Elliptical slice sampling w.r.t. a reference s' ≠ std, with the likelihood 1_S·γ_k/γ',
+    samples γ_k restricted to S: the unit ball in n = 5 under a tether of std 3 (nearly uniform),
+    E‖z‖² = ∫ r^{n+1} e^{−r²/18} dr / ∫ r^{n−1} e^{−r²/18} dr over [0, 1]."""
+    from scipy import integrate
+
+    from landform.volume.annealing import SliceState, slice_step
+
+    n, std = 5, 3.0
+    exact = (
+        integrate.quad(lambda r: r ** (n + 1) * math.exp(-(r**2) / (2 * std**2)), 0, 1)[0]
+        / integrate.quad(lambda r: r ** (n - 1) * math.exp(-(r**2) / (2 * std**2)), 0, 1)[0]
+    )
+    chains, steps = 2000, 24
+    with jax.enable_x64(True):
+        member = lambda z: jnp.sum(z * z) <= 1.0
+        for reference in (None, jnp.asarray(0.4)):
+
+            def run(key, z, reference=reference):
+                def step(state, i):
+                    state = slice_step(jax.random.fold_in(key, i), state, 0.0, jnp.asarray(std), member, 48, reference)
+                    return state, jnp.sum(state.position**2)
+
+                return jax.lax.scan(step, SliceState(z, jnp.asarray(0)), jnp.arange(steps))[1]
+
+            keys = jax.random.split(jax.random.key(3), chains)
+            starts = jnp.zeros((chains, n)) + 0.01
+            squares = np.asarray(jax.jit(jax.vmap(run))(keys, starts))[:, steps // 2 :]
+            mean = squares.mean()
+            se = squares.mean(axis=1).std() / math.sqrt(chains)
+            assert abs(mean - exact) < 4 * se + 1e-3, (reference, mean, exact, se)
+
+
+def test_annealing_rotated_wide_spectrum():
+    """The case that was −43 nats off at n = 1000 (rotated power-law ellipsoid spanning 10^6) at a
+    size the default suite affords: with the deflated preconditioner the estimate is within twice
+    its reported error, which is at most 2 nats."""
+    n = 300
+    body = ellipsoid(power_law(n, 1e6), key=0)
+    pre = deflated_preconditioner(body.curvature_diagonal, body.curvature_product, rank=32)
+    result = tethered_log_volume(
+        body.contains, np.zeros(n), precondition=pre, settings=SMALL._replace(rounding_passes=0), key=0
+    )
+    # measured (seed 0): −1.34 nats with reported 0.93 (the doubling shift: flagged unconverged)
+    _check(result, body.log_volume, 2.0)
+    assert np.isfinite(result.overlap) and np.isfinite(result.ti_log_volume)
