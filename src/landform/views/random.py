@@ -78,7 +78,7 @@ def view_directions(
     ``layout`` is the parameter pytree θ was raveled from, its ``leaf_slices``, or a
     :class:`Landscape` (whose ``unravel`` gives it). With a layout the directions are normalised
     as ``normalization`` says (default "filter", Li et al. 2018; see
-    :mod:`landform.volume.directions` for "filter_scale", "layer", "none", ``biases``,
+    :mod:`landform.directions` for "filter_scale", "layer", "none", ``biases``,
     ``perturb`` and ``unit_axis``: -1 for Flax and landform models, 0 for Equinox). Without one
     (a plain function of θ) they are unit-norm Gaussian directions g_i / ‖g_i‖, whatever
     ``normalization`` says.
