@@ -107,9 +107,10 @@ reported 0.61 (doubling shift; flagged unconverged by a hair), 8.9e5 evaluations
 4 seeds within twice the reported error; a common −0.3 nats remains, and the overlap (0.031) is
 below the overlap threshold now in force (0.05, raised after the n = 300 runs above the module's
 error model), so these four runs would now be flagged unconverged: more rungs are the next thing
-to buy (at n = 300, 40 rungs instead of 16 did not raise the overlap: 0.022-0.023). The error bar is therefore validated on the
-ellipsoids above; on non-quadratic or spiky bodies it is a lower bound of the error unless the
-run is flagged converged, and even then check it on an exact body of the same kind.
+to buy (at n = 300, 40 rungs instead of 16 did not raise the overlap: 0.022-0.023). The error
+bar is therefore validated on the ellipsoids above; on non-quadratic or spiky bodies it is a
+lower bound of the error unless the run is flagged converged, and even then check it on an exact
+body of the same kind.
 
 References: Xu, Frenkel, Liu, PRL 106 (2011) 245502; Asenjo, Paillusson, Frenkel, PRL 112 (2014)
 098002; Martiniani, Schrenk, Stevenson, Wales, Frenkel, PRE 93 (2016) 012906 (tethered
