@@ -182,10 +182,14 @@ def home(module_name: str, name: str) -> str | None:
     else None: an object is described once, on the page of the package that defines it."""
     value = getattr(importlib.import_module(module_name), name)
     defined_in = getattr(value, "__module__", None) or ""
-    if not callable(value) or defined_in == module_name or defined_in.startswith(module_name + "."):
+    if not callable(value) or defined_in == module_name:
         return None
+    # the most specific page whose package defines it (a subpackage with its own page, e.g.
+    # landform.bayes.spaces under landform.bayes, documents its names itself)
     for other, _ in sorted(API_PAGES, key=lambda page: -len(page[0])):
-        if other != module_name and (defined_in == other or defined_in.startswith(other + ".")):
+        if defined_in == other or defined_in.startswith(other + "."):
+            if other == module_name:
+                return None
             if name in public_names(other):
                 return f"{other}.{name}"
     return None

@@ -260,7 +260,7 @@ def adapt(
     - a Flax Linen module: with ``params`` the variables ``module.init`` returned (θ is
       ``{"params": variables["params"]}``, the other collections stay fixed, as in
       :func:`from_linen`); without ``params`` but with ``input_shape``, initialised by
-      :func:`from_linen` on zeros of shape (1, *input_shape) with ``key`` (default ``key(0)``);
+      :func:`from_linen` on zeros of shape ``(1, *input_shape)`` with ``key`` (default ``key(0)``);
     - a Flax NNX or an Equinox module: :func:`from_nnx`, :func:`from_equinox` (θ is the
       module's own; ``params`` is ignored);
     - a ``torch.nn.Module`` with an architecture of the zoo: its JAX twin

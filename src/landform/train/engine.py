@@ -152,7 +152,7 @@ def guarded(unit: Callable, how: str = "cond") -> Callable:
 def scan_units(
     unit: Callable, state: Any, first: jax.Array, length: int, *operands, last: jax.Array | None = None
 ) -> tuple[Any, PyTree, jax.Array]:
-    """Units ``first, first+1, ..., first+length-1`` in one ``lax.scan`` (``length`` static).
+    """Units ``first`` to ``first+length-1`` in one ``lax.scan`` (``length`` static).
 
     ``unit`` is a :func:`guarded` unit. With ``last`` (traced) the units after index ``last``
     are skipped by ``lax.cond``, so one compiled scan serves blocks of any length up to
@@ -179,7 +179,7 @@ def scan_units(
 
 
 def python_units(unit: Callable, state: Any, first: int, stop: int, *operands) -> tuple[Any, list, list]:
-    """Units ``first .. stop-1`` from Python, one call of ``unit`` (compiled by the caller, or
+    """Units ``first`` to ``stop-1`` from Python, one call of ``unit`` (compiled by the caller, or
     itself a Python function of compiled pieces) each, stopping once the state is not RUNNING.
 
     ``unit`` maps ``(state, index, *operands)`` to ``(state, output, counted)`` as a
