@@ -67,3 +67,20 @@ def check_finite(name: str, array) -> None:
             f"{name} contains {bad} NaN or infinite value(s) out of {a.size}; "
             "clean or impute the data before building a landscape or training on it"
         )
+
+
+def moved_names(old_module: str, new_module: str, names: dict[str, str], advice: str):
+    """A module ``__getattr__`` for names that moved: ``old_module.name`` warns
+    (``DeprecationWarning``: "<old>.<name> moved to <new>.<new name>; <advice>") and returns
+    ``new_module``'s ``names[name]``; any other name raises ``AttributeError``."""
+    import importlib
+    import warnings
+
+    def __getattr__(name: str):
+        new = names.get(name)
+        if new is None:
+            raise AttributeError(f"module {old_module!r} has no attribute {name!r}")
+        warnings.warn(f"{old_module}.{name} moved to {new_module}.{new}; {advice}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(new_module), new)
+
+    return __getattr__

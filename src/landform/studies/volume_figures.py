@@ -9,9 +9,7 @@ the same names across runs in :mod:`landform.studies.analysis`.
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import Any
+from landform.errors import moved_names
 
 #: old name -> its name in :mod:`landform.studies.volume.figures`.
 _MOVED = {
@@ -25,14 +23,9 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    new = _MOVED.get(name)
-    if new is None:
-        raise AttributeError(f"module 'landform.studies.volume_figures' has no attribute {name!r}")
-    warnings.warn(
-        f"landform.studies.volume_figures.{name} moved to landform.studies.volume.figures.{new}; the old path goes "
-        "in the next release",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(importlib.import_module("landform.studies.volume.figures"), new)
+__getattr__ = moved_names(
+    "landform.studies.volume_figures",
+    "landform.studies.volume.figures",
+    _MOVED,
+    "the old path goes in the next release",
+)

@@ -7,9 +7,7 @@ The old names still work from here for one release, with a :class:`DeprecationWa
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import Any
+from landform.errors import moved_names
 
 #: old name -> its name in :mod:`landform.studies.volume.runs`.
 _MOVED = {
@@ -27,14 +25,6 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    new = _MOVED.get(name)
-    if new is None:
-        raise AttributeError(f"module 'landform.views.runs' has no attribute {name!r}")
-    warnings.warn(
-        f"landform.views.runs.{name} moved to landform.studies.volume.runs.{new}; the old path goes in the next "
-        "release",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(importlib.import_module("landform.studies.volume.runs"), new)
+__getattr__ = moved_names(
+    "landform.views.runs", "landform.studies.volume.runs", _MOVED, "the old path goes in the next release"
+)

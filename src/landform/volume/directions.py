@@ -6,9 +6,7 @@ from :mod:`landform.directions` (or :mod:`landform.volume`) instead.
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import Any
+from landform.errors import moved_names
 
 #: Old name here -> name in :mod:`landform.directions`.
 _MOVED = {
@@ -28,13 +26,4 @@ _MOVED = {
 __all__: list[str] = []  # nothing is defined here any more
 
 
-def __getattr__(name: str) -> Any:
-    target = _MOVED.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"landform.volume.directions.{name} moved to landform.directions.{target}; import it from there",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(importlib.import_module("landform.directions"), target)
+__getattr__ = moved_names("landform.volume.directions", "landform.directions", _MOVED, "import it from there")
