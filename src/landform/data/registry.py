@@ -10,7 +10,6 @@ splits as a mapping ``{"train": split, "test": split, ...}`` where each split is
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from landform import plugins
 from landform.data import images, synthetic, text, toy, uci
 from landform.data.base import Dataset, Split
 from landform.data.sources import SOURCES, UCI_NAMES, describe_source
-from landform.errors import ConfigError, UnknownNameError
+from landform.errors import ConfigError, UnknownNameError, moved_names
 
 
 @dataclass(frozen=True)
@@ -222,12 +221,6 @@ def catalog() -> list[dict[str, Any]]:
 _MOVED = ("is_import_path", "one_line", "resolve_function", "source_fingerprint")
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"landform.data.registry.{name} moved to landform.plugins.{name}; import it from there",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(plugins, name)
+__getattr__ = moved_names(
+    "landform.data.registry", "landform.plugins", {name: name for name in _MOVED}, "import it from there"
+)

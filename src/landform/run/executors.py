@@ -36,8 +36,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from landform.errors import ConfigError
-from landform.run import threads
+from landform.errors import ConfigError, moved_names
 from landform.run.threads import (
     worker_environment,
 )
@@ -242,12 +241,6 @@ def make_executor(
 _MOVED = ("available_cores", "jax_started", "limit_threads", "pin_process", "worker_cores")
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"landform.run.executors.{name} moved to landform.run.threads.{name}; import it from there",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(threads, name)
+__getattr__ = moved_names(
+    "landform.run.executors", "landform.run.threads", {name: name for name in _MOVED}, "import it from there"
+)
